@@ -1,0 +1,1 @@
+"""The starter knowledge base, shipped inside the package as ``healthkb.starter``."""

@@ -1,0 +1,3 @@
+from healthkb.cli import main
+
+main()

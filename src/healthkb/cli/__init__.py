@@ -1,0 +1,84 @@
+"""The command line: parse options, call the core, render, map errors.
+
+This package is the only place that imports click.  Every command is a thin
+shell: it resolves the KB, calls a core function that returns data, renders
+it, and lets errors propagate to :func:`main`, the one place where they
+become a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from healthkb import __version__
+from healthkb.cli.common import Context, pass_ctx
+from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option("--kb", "kb_path", metavar="DIR", help="Knowledge base folder (default: $HEALTHKB_KB, a folder with .healthkb/ above, or your own KB).")
+@click.version_option(__version__, "-V", "--version", prog_name="healthkb", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(click_ctx: click.Context, kb_path: str | None) -> None:
+    """healthkb: an offline knowledge base of health articles.
+
+    Search, read and cross-link plain-text health articles. General health
+    information, not medical advice.
+    """
+    click_ctx.obj = Context(kb_path)
+
+
+def _register() -> None:
+    from healthkb.cli import browse, links_cmds, maintain, search_cmds
+
+    for module in (search_cmds, browse, links_cmds, maintain):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every failure into a message and exit code."""
+    debug = bool(os.environ.get("HEALTHKB_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="healthkb", standalone_mode=False)
+    except HealthKBError as exc:
+        if debug:
+            raise
+        click.echo(f"healthkb: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\nhealthkb: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error, and no traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if debug:
+            raise
+        click.echo(f"healthkb: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: run again with HEALTHKB_DEBUG=1 to see the traceback", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+__all__ = ["cli", "main", "pass_ctx"]

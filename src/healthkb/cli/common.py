@@ -1,0 +1,98 @@
+"""Shared CLI plumbing: the KB context, progress on stderr, output helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+
+from healthkb.errors import BadInputError
+from healthkb.kb import KB, resolve_kb
+
+MAX_TEXT_WIDTH = 100
+
+
+class Context:
+    """Per-invocation state: the --kb option and the KB once resolved."""
+
+    def __init__(self, kb_path: str | None) -> None:
+        self.kb_path = kb_path
+        self._kb: KB | None = None
+
+    @property
+    def kb(self) -> KB:
+        if self._kb is None:
+            self._kb = resolve_kb(self.kb_path)
+            if self._kb.created_with is not None:
+                notice(f"created your knowledge base at {self._kb.root} ({self._kb.created_with} starter articles)")
+        return self._kb
+
+    def open_index(self):
+        from healthkb.index.api import open_index
+
+        ix = open_index(self.kb, progress=progress_printer())
+        for message in ix.notices:
+            notice(message)
+        return ix
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def notice(message: str) -> None:
+    click.echo(f"healthkb: {message}", err=True)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def use_color() -> bool:
+    return stdout_is_terminal() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def terminal_width(override: int | None = None) -> int:
+    if override:
+        if override < 20:
+            raise BadInputError("--width must be at least 20")
+        return override
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def text_width(override: int | None = None) -> int:
+    return min(terminal_width(override), MAX_TEXT_WIDTH) if not override else override
+
+
+def progress_printer():
+    """A progress callback that draws on stderr, only when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    state = {"last": ""}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if total < 200:
+            return
+        line = f"\r{phase} {done:,}/{total:,} ({100 * done // max(total, 1)}%)"
+        if line != state["last"]:
+            click.echo(line, err=True, nl=False)
+            state["last"] = line
+        if done >= total and phase == "indexing":
+            click.echo("\r" + " " * len(line) + "\r", err=True, nl=False)
+
+    return report
+
+
+def emit(text: str, pager: bool = False) -> None:
+    """Print to stdout, through the pager when asked and on a terminal."""
+    if pager and stdout_is_terminal():
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
+
+
+def positive(ctx, param, value):
+    if value is not None and value < 1:
+        raise click.BadParameter("must be 1 or more")
+    return value

@@ -1,0 +1,3 @@
+"""`links`, `check`, `export`, `graph` and `read` (being written)."""
+
+COMMANDS: list = []

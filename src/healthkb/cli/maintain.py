@@ -1,0 +1,133 @@
+"""`init`, `add`, `reindex` and `stats`: looking after a KB."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from healthkb.cli.common import emit, notice, pass_ctx, progress_printer
+from healthkb.render import table, to_json
+
+
+def _report_json(report) -> dict:
+    return {
+        "added": len(report.added), "updated": len(report.updated), "removed": len(report.removed),
+        "unchanged": report.unchanged,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "seconds": round(report.seconds, 3), "full": report.full,
+    }
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _print_skipped(report) -> None:
+    for item in report.skipped[:20]:
+        click.echo(f"  skipped {item.path}: {item.reason}", err=True)
+    if len(report.skipped) > 20:
+        click.echo(f"  … and {len(report.skipped) - 20} more (healthkb check lists them all)", err=True)
+
+
+@click.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Make FOLDER (default: the current one) a knowledge base."""
+    from healthkb.kb import init_kb
+
+    result = init_kb(folder)
+    if result.already:
+        click.echo(f"{result.root} is already a knowledge base")
+    else:
+        click.echo(f"Made {result.root} a knowledge base. Add articles with: healthkb add FILE...")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Replace articles that already exist in the KB.")
+@click.option("--into", default="", metavar="FOLDER", help="Copy into this folder of the KB.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> None:
+    """Copy article files into the KB and index them at once."""
+    from healthkb.adding import copy_all, plan_copies
+    from healthkb.index.api import reindex
+
+    kb = ctx.kb
+    plans = plan_copies(kb.root, list(files), force=force, into=into)
+    started = time.perf_counter()
+    copy_all(plans)
+    report = reindex(kb, progress=progress_printer())
+    report.seconds = time.perf_counter() - started
+    for message in report.notices:
+        notice(message)
+    if as_json:
+        payload = _report_json(report)
+        payload["links"] = {i: {"resolved": r, "total": t} for i, (r, t) in sorted(report.link_summary.items())}
+        payload["revived"] = report.revived
+        emit(to_json(payload))
+        return
+    resolved = sum(r for r, _t in report.link_summary.values())
+    total = sum(t for _r, t in report.link_summary.values())
+    count = len(plans)
+    pronoun = "it resolves" if count == 1 else "they resolve"
+    revived = f" and {_plural(report.revived, 'link')} elsewhere that were missing" if report.revived else ""
+    verb = "Added" if not any(p.replaces for p in plans) else "Added or replaced"
+    emit(f"{verb} {_plural(count, 'article')}; {pronoun} {resolved} of {_plural(total, 'link')}{revived}. ({report.seconds:.2f} s)")
+    _print_skipped(report)
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="Rebuild the index from scratch.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def reindex(ctx, full: bool, as_json: bool) -> None:
+    """Bring the index up to date (or rebuild it) and summarise what changed."""
+    from healthkb.index.api import reindex as run_reindex
+
+    report = run_reindex(ctx.kb, full=full, progress=progress_printer())
+    for message in report.notices:
+        notice(message)
+    if as_json:
+        emit(to_json(_report_json(report)))
+        return
+    what = "Rebuilt the index" if report.full else "Updated the index"
+    rate = f", {len(report.added) / report.seconds:,.0f} articles/s" if report.full and report.seconds > 0 and report.added else ""
+    emit(
+        f"{what}: {len(report.added):,} added, {len(report.updated):,} updated, {len(report.removed):,} removed, "
+        f"{report.unchanged:,} unchanged, {len(report.skipped):,} skipped ({report.seconds:.2f} s{rate})"
+    )
+    _print_skipped(report)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def stats(ctx, as_json: bool) -> None:
+    """Counts and sizes: articles, words, links, skipped files, the index."""
+    from healthkb.index.api import stats as collect, updated_ago
+
+    with ctx.open_index() as ix:
+        found = collect(ix)
+    if as_json:
+        emit(to_json({
+            "kb": found.kb, "index": found.index_dir, "articles": found.articles, "words": found.words,
+            "skipped": found.skipped, "links": found.links, "index_bytes": found.index_bytes,
+            "corpus_bytes": found.corpus_bytes, "updated_at": found.updated_at,
+            "index_schema": found.schema_version, "shards": found.shards,
+        }))
+        return
+    links = ", ".join(f"{n:,} {status}" for status, n in sorted(found.links.items())) or "none"
+    ratio = f" ({found.index_bytes / found.corpus_bytes:.2f} × the articles)" if found.corpus_bytes else ""
+    rows = [
+        ("knowledge base", found.kb), ("index", found.index_dir), ("articles", f"{found.articles:,}"),
+        ("words", f"{found.words:,}"), ("links", links), ("skipped files", f"{found.skipped:,}"),
+        ("index size", f"{found.index_bytes / 1e6:.1f} MB{ratio}"),
+        ("last update", updated_ago(found.updated_at)), ("index schema", str(found.schema_version)),
+    ]
+    emit(table(rows, ["", ""]))
+
+
+COMMANDS = [init, add, reindex, stats]

@@ -1,0 +1,288 @@
+"""Scan a knowledge-base folder: which files are articles, which are skipped
+and why, how each is decoded, and the fingerprint that tells when it changed.
+
+SPEC §3: articles are ``*.txt`` files under the KB root, recursively. Hidden
+files and folders, symlinks leading outside the KB, binary files, empty files
+and files over a size limit are skipped, each with a reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthkb.article import Article, parse_article
+from healthkb.text import sanitize
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+STATE_DIR_NAME = ".healthkb"
+_SNIFF_BYTES = 8192
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What we remember of a file to know, cheaply, whether it changed."""
+
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFile:
+    """A file that is an article: its id, relative and absolute path, stat."""
+
+    id: str
+    relpath: str
+    abspath: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Scan:
+    """The result of walking a KB: articles, skipped files, folder mtimes."""
+
+    files: list[ArticleFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    # relative folder path ("" for the root) → mtime_ns: folder mtimes change
+    # whenever an entry is added, removed or renamed, so they are a cheap
+    # freshness check that avoids stat-ing every article.
+    folders: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str
+    warnings: tuple[str, ...]
+    sha256: str
+
+
+def article_id(relpath: str) -> str:
+    """``sleep/insomnia-relief.txt`` → ``sleep/insomnia-relief``."""
+    stem, dot, ext = relpath.rpartition(".")
+    return stem if dot and ext.lower() == "txt" else relpath
+
+
+def _describe_size(limit: int) -> str:
+    # The limit is set in binary megabytes (5 * 1024 * 1024): say "5 MB",
+    # not "5.24288 MB".
+    megabyte = 1024 * 1024
+    return f"larger than {limit / megabyte:g} MB" if limit >= megabyte else f"larger than {limit} bytes"
+
+
+def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
+    """Walk ``root`` and classify every entry (no file contents are read)."""
+    scan = Scan()
+    real_root = os.path.realpath(root)
+    walker = _Walker(real_root, scan, max_bytes)
+    walker.walk(real_root, "")
+    # Symlinked folders come last, so that a folder reachable both directly
+    # and through a link is always listed under its real path, whatever the
+    # names sort like.
+    while walker.linked_dirs:
+        path, rel = walker.linked_dirs.pop(0)
+        walker.walk_linked(path, rel)
+    scan.files.sort(key=lambda f: f.id)
+    return scan
+
+
+def _bad_name_reason(name: str) -> str | None:
+    """Why a file or folder name cannot become (part of) an article id."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # os.scandir hands back undecodable bytes as lone surrogates, which
+        # would crash any later print.
+        return "file name is not valid UTF-8"
+    if "\n" in name or "\r" in name:
+        return "line break in the file name"
+    if sanitize(name) != name:
+        return "control character in the file name"
+    return None
+
+
+def _shown(rel: str) -> str:
+    """``rel`` made safe to print: undecodable bytes become U+FFFD and each
+    control character a "?", so the report still shows that one was there."""
+    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join("?" if ch in "\n\t" or sanitize(ch) != ch else ch for ch in text)
+
+
+class _Walker:
+    """One walk of a KB; remembers real folders seen to break symlink loops."""
+
+    def __init__(self, real_root: str, scan: Scan, max_bytes: int) -> None:
+        self.real_root = real_root
+        self.scan = scan
+        self.max_bytes = max_bytes
+        self.seen_dirs = {real_root}
+        self.linked_dirs: list[tuple[str, str]] = []
+
+    def skip(self, rel: str, reason: str) -> None:
+        self.scan.skipped.append(Skipped(_shown(rel), reason))
+
+    def walk_linked(self, path: str, rel: str) -> None:
+        real = os.path.realpath(path)
+        if real in self.seen_dirs:
+            # Either the link points back up at one of its own parents, or
+            # the folder was already listed under its real path.
+            parent = os.path.realpath(os.path.dirname(path))
+            loop = os.path.commonpath([real, parent]) == real
+            self.skip(rel, "symlink loop" if loop else "symlink to a folder already scanned")
+            return
+        self.seen_dirs.add(real)
+        self.walk(path, rel)
+
+    def walk(self, folder: str, rel_folder: str) -> None:
+        try:
+            self.scan.folders[rel_folder] = os.stat(folder).st_mtime_ns
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            self.skip(rel_folder or ".", f"unreadable folder ({exc.strerror})")
+            return
+        for entry in entries:
+            self.visit(entry, f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
+
+    def visit(self, entry: os.DirEntry, rel: str) -> None:
+        is_txt = entry.name.lower().endswith(".txt")
+        try:
+            is_link = entry.is_symlink()
+            is_dir = entry.is_dir()  # follows symlinks
+            is_file = entry.is_file()
+        except OSError as exc:
+            if entry.name.startswith(".") and not is_txt:
+                return
+            reason = "symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+            self.skip(rel, reason)
+            return
+        if entry.name.startswith("."):
+            # Hidden entries are private by convention.  Say so for folders
+            # (which may hold articles) and .txt files, but not for our own
+            # .healthkb folder.
+            if (is_dir and entry.name != STATE_DIR_NAME) or is_txt:
+                self.skip(rel, "hidden folder" if is_dir else "hidden file")
+            return
+        if is_link:
+            target = os.path.realpath(entry.path)
+            if os.path.commonpath([target, self.real_root]) != self.real_root:
+                if is_dir or is_txt:
+                    self.skip(rel, "symlink to outside the knowledge base")
+                return
+            if not (is_dir or is_file):
+                if is_txt:
+                    self.skip(rel, "broken symlink")
+                return
+        if is_dir or is_txt:
+            reason = _bad_name_reason(entry.name)
+            if reason:
+                self.skip(rel, reason)
+                return
+        if is_dir:
+            if is_link:
+                self.linked_dirs.append((entry.path, rel))
+                return
+            real = os.path.realpath(entry.path)
+            if real in self.seen_dirs:
+                return
+            self.seen_dirs.add(real)
+            self.walk(entry.path, rel)
+            return
+        if is_file and is_txt:
+            _classify_file(entry, rel, self.scan, self.max_bytes)
+
+
+def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int) -> None:
+    try:
+        st = entry.stat()
+    except OSError as exc:
+        scan.skipped.append(Skipped(rel, f"unreadable ({exc.strerror})"))
+        return
+    if st.st_size == 0:
+        scan.skipped.append(Skipped(rel, "empty file"))
+    elif st.st_size > max_bytes:
+        scan.skipped.append(Skipped(rel, _describe_size(max_bytes)))
+    else:
+        scan.files.append(ArticleFile(article_id(rel), rel, entry.path, st.st_size, st.st_mtime_ns))
+
+
+def folder_mtimes(root: Path, folders: list[str]) -> dict[str, int | None]:
+    """Current mtimes of the given relative folders (None if gone)."""
+    result: dict[str, int | None] = {}
+    for rel in folders:
+        try:
+            result[rel] = os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns
+        except OSError:
+            result[rel] = None
+    return result
+
+
+class UndecodableError(ValueError):
+    """The bytes are not text (binary, or an encoding we cannot read)."""
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Decode article bytes: UTF-8 (BOM allowed), UTF-16 with BOM, else cp1252.
+
+    Raises UndecodableError for binary content (a NUL byte outside UTF-16).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return Decoded(data.decode("utf-16"), "utf-16", (), digest)
+        except UnicodeDecodeError as exc:
+            raise UndecodableError("invalid UTF-16") from exc
+    if b"\x00" in data[:_SNIFF_BYTES] or b"\x00" in data:
+        raise UndecodableError("binary file")
+    try:
+        return Decoded(data.decode("utf-8-sig"), "utf-8", (), digest)
+    except UnicodeDecodeError as exc:
+        warning = f"not valid UTF-8 (byte {exc.start}); decoded as cp1252"
+        # cp1252 leaves five bytes undefined; replace them rather than fail.
+        return Decoded(data.decode("cp1252", errors="replace"), "cp1252", (warning,), digest)
+
+
+def read_file(path: str) -> Decoded:
+    """Read and decode one file (UndecodableError, OSError propagate)."""
+    with open(path, "rb") as handle:
+        return decode_bytes(handle.read())
+
+
+def load_article(file: ArticleFile) -> tuple[Article, Decoded]:
+    """Read, decode and parse one article file."""
+    decoded = read_file(file.abspath)
+    article = parse_article(
+        decoded.text, file.id, path=file.relpath, encoding=decoded.encoding, warnings=decoded.warnings
+    )
+    return article, decoded
+
+
+def iter_articles(
+    scan: Scan, *, progress: Progress | None = None
+) -> Iterator[tuple[ArticleFile, Article | None, Decoded | Skipped]]:
+    """Load every scanned file; unreadable or binary ones yield a Skipped."""
+    total = len(scan.files)
+    for done, file in enumerate(scan.files, 1):
+        try:
+            article, decoded = load_article(file)
+        except UndecodableError as exc:
+            yield file, None, Skipped(file.relpath, str(exc))
+        except OSError as exc:
+            yield file, None, Skipped(file.relpath, f"unreadable ({exc.strerror})")
+        else:
+            yield file, article, decoded
+        if progress:
+            progress(done, total)

@@ -1,0 +1,225 @@
+"""What commands use: open a KB's index (bringing it up to date first),
+look articles up, follow their links, search, check and count.
+
+Reading commands call :func:`open_index`.  It compares the folder mtimes the
+catalog recorded with the folders on disk, which is far cheaper than a stat
+of every article, and runs an incremental update only when they differ
+(SPEC §3).  A reader never waits for a writer: if another process holds the
+write lock it reads the last committed index instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from healthkb.corpus import UndecodableError, folder_mtimes, read_file
+from healthkb.article import parse_article
+from healthkb.errors import LockTimeoutError
+from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
+from healthkb.index.store import IndexPaths, dir_size, index_paths, open_catalog_for_read
+from healthkb.index.update import Progress, UpdateReport, update_index
+from healthkb.kb import KB
+from healthkb.links import Link, resolve_ref
+from healthkb.text import match_key
+
+
+@dataclass(slots=True)
+class KBIndex:
+    """An open, up-to-date index of one KB."""
+
+    paths: IndexPaths
+    catalog: Catalog
+    notices: list[str] = field(default_factory=list)
+    report: UpdateReport | None = None
+    _searcher: object = None
+
+    @property
+    def root(self):
+        return self.paths.kb.root
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self.catalog.close()
+
+    def __enter__(self) -> "KBIndex":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- lookups -------------------------------------------------------------
+    def searcher(self):
+        if self._searcher is None:
+            from healthkb.index.search import Searcher  # imports Whoosh
+
+            try:
+                self._searcher = Searcher(self.paths, self.catalog)
+            except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
+                self.notices.append("the search index could not be opened; rebuilding it")
+                self.catalog.close()
+                self.report = update_index(self.paths, full=True)
+                self.catalog = Catalog(self.paths.catalog)
+                self._searcher = Searcher(self.paths, self.catalog)
+        return self._searcher
+
+    def resolve(self, ref: str) -> ArticleRow:
+        """The article a REF names (id, title, or a unique prefix of either)."""
+        ref_clean = (ref or "").strip()
+        row = self.catalog.article(ref_clean) or self.catalog.article(ref_clean.removesuffix(".txt"))
+        if row is None and ref_clean:
+            exact = self.catalog.ids_with_title_key(match_key(ref_clean))
+            if len(exact) == 1:
+                row = self.catalog.article(exact[0])
+        if row is None:
+            row = self.catalog.article(resolve_ref(ref, self.catalog.id_titles()))
+        assert row is not None
+        return row
+
+    def body(self, row: ArticleRow) -> str | None:
+        """The article's current body from disk (None if the file vanished)."""
+        try:
+            decoded = read_file(os.path.join(self.root, row.path))
+        except (OSError, UndecodableError):
+            return None
+        return parse_article(decoded.text, row.id).body
+
+    def raw_text(self, row: ArticleRow) -> str | None:
+        try:
+            return read_file(os.path.join(self.root, row.path)).text
+        except (OSError, UndecodableError):
+            return None
+
+    def links(self, row: ArticleRow) -> list[Link]:
+        """The article's outgoing links in footer order, with their status."""
+        rows = self.catalog.links_of(row.rowid)
+        ids = {t: a.id for t, a in self.catalog.articles_by_rowid(r[3] for r in rows if r[3]).items()}
+        grouped: dict[tuple[int, int], list] = {}
+        for kind, ordinal, status, target in rows:
+            grouped.setdefault((kind, ordinal), [status]).append(ids.get(target) if target else None)
+        links = []
+        for (kind, ordinal), (status, *targets) in sorted(grouped.items()):
+            name = KIND_NAMES[kind]
+            if name == "related":
+                text = row.teasers[ordinal - 1] if 0 < ordinal <= len(row.teasers) else ""
+            else:
+                text = (row.prev if name == "prev" else row.next) or ""
+            found = tuple(sorted(t for t in targets if t))
+            links.append(Link(name, ordinal, text, STATUS_NAMES[status], found))
+        return links
+
+    def backlinks(self, row: ArticleRow) -> list[tuple[str, str, str]]:
+        """(id, title, kind) of the articles that link to this one."""
+        pairs = self.catalog.backlinks_of(row.rowid)
+        sources = self.catalog.articles_by_rowid(src for src, _ in pairs)
+        found = [(sources[src].id, sources[src].title, KIND_NAMES[kind]) for src, kind in pairs if src in sources and src != row.rowid]
+        return sorted(found)
+
+    def titles(self, ids) -> dict[str, str]:
+        return {i: a.title for i, a in self.catalog.articles_by_id(ids).items()}
+
+
+def _is_stale(paths: IndexPaths, catalog: Catalog) -> bool:
+    recorded = catalog.folders()
+    if not recorded:
+        return True
+    current = folder_mtimes(paths.kb.root, list(recorded))
+    return any(current[rel] != mtime for rel, mtime in recorded.items())
+
+
+def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True) -> KBIndex:
+    """Open ``kb``'s index, building or updating it first when needed."""
+    paths = index_paths(kb)
+    catalog = open_catalog_for_read(paths)
+    report = None
+    notices: list[str] = []
+    if catalog is None:
+        report = update_index(paths, progress=progress)
+    elif refresh and _is_stale(paths, catalog):
+        catalog.close()
+        try:
+            report = update_index(paths, progress=progress, timeout=0)
+        except LockTimeoutError:
+            notices.append("another healthkb is updating the index; showing the last complete index")
+    else:
+        return KBIndex(paths, catalog, list(paths.notices))
+    if report is not None:
+        notices = list(report.notices) + notices
+    catalog = open_catalog_for_read(paths)
+    if catalog is None:  # pragma: no cover - update_index always leaves a catalog
+        from healthkb.errors import IndexUnavailableError
+
+        raise IndexUnavailableError(f"the index at {paths.state} cannot be read")
+    return KBIndex(paths, catalog, notices, report)
+
+
+def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None) -> UpdateReport:
+    return update_index(index_paths(kb), full=full, progress=progress)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    kb: str
+    index_dir: str
+    articles: int
+    words: int
+    skipped: int
+    links: dict[str, int]
+    index_bytes: int
+    corpus_bytes: int
+    updated_at: float | None
+    schema_version: int
+    shards: int
+
+
+def stats(ix: KBIndex) -> Stats:
+    from healthkb.index.catalog import SCHEMA_VERSION
+
+    db = ix.catalog.db
+    articles, words, corpus = db.execute("SELECT count(*), coalesce(sum(words),0), coalesce(sum(size),0) FROM articles").fetchone()
+    updated = ix.catalog.get_meta("updated_at")
+    return Stats(
+        kb=str(ix.root),
+        index_dir=str(ix.paths.state),
+        articles=articles,
+        words=words,
+        skipped=len(ix.catalog.skipped()),
+        links=ix.catalog.link_status_counts(),
+        index_bytes=dir_size(ix.paths.state),
+        corpus_bytes=corpus,
+        updated_at=float(updated) if updated else None,
+        schema_version=SCHEMA_VERSION,
+        shards=int(ix.catalog.get_meta("shards") or 1),
+    )
+
+
+def all_problems(ix: KBIndex):
+    """Every problem `check` reports, computed from the catalog."""
+    from healthkb.checks import article_problems, global_problems, skipped_problems, sort_problems
+
+    problems = []
+    nav_links: list[tuple[str, list[Link]]] = []
+    for row in ix.catalog.iter_articles():
+        links = ix.links(row)
+        problems += article_problems(row.id, row.title, links, body_words=row.words, encoding=row.encoding, warnings=row.warnings)
+        nav = [link for link in links if link.kind != "related"]
+        if nav:
+            nav_links.append((row.id, nav))
+    problems += global_problems(ix.catalog.id_titles(), nav_links)
+    problems += skipped_problems(ix.catalog.skipped())
+    return sort_problems(problems)
+
+
+def updated_ago(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    seconds = max(0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+

@@ -1,0 +1,301 @@
+"""The catalog: a SQLite database beside the Whoosh index that remembers every
+article's fingerprint, parsed footer and resolved links.
+
+Why SQLite: readers never block a writer (WAL), a transaction is all or
+nothing (a killed writer leaves the last good state), and ``show``/``links``
+become point lookups instead of re-parsing the KB.  Whoosh holds only what
+search needs.  Both are disposable caches rebuilt from the article files.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 3
+CATALOG_NAME = "catalog.sqlite"
+
+KIND_CODES = {"prev": 0, "next": 1, "related": 2}
+KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
+STATUS_CODES = {"resolved": 0, "ambiguous": 1, "missing": 2}
+STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+    shard INTEGER,
+    title TEXT, title_source TEXT, title_key TEXT,
+    base_title TEXT, base_source TEXT,
+    prev TEXT, next TEXT, teasers TEXT,
+    opening TEXT, words INTEGER, encoding TEXT, warnings TEXT
+);
+CREATE INDEX IF NOT EXISTS articles_title_key ON articles(title_key);
+CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT) WITHOUT ROWID;
+-- One row per (link, target): a resolved link has one row, an ambiguous one a
+-- row per candidate, a missing one a single row with target NULL.  keyhash is
+-- crc32 of the link's match key, so a change can find the links it touches.
+CREATE TABLE IF NOT EXISTS links (
+    src INTEGER NOT NULL, kind INTEGER NOT NULL, ordinal INTEGER NOT NULL,
+    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, target INTEGER
+);
+CREATE INDEX IF NOT EXISTS links_src ON links(src);
+CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE target IS NOT NULL;
+CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);
+CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
+"""
+
+
+def key_hash(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """What the catalog knows of one article (no body: that is on disk)."""
+
+    rowid: int
+    id: str
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    shard: int
+    title: str
+    title_source: str
+    base_title: str
+    base_source: str
+    prev: str | None
+    next: str | None
+    teasers: tuple[str, ...]
+    opening: str
+    words: int
+    encoding: str
+    warnings: tuple[str, ...]
+
+
+_ARTICLE_COLUMNS = (
+    "rowid, id, path, size, mtime_ns, sha256, shard, title, title_source, base_title, "
+    "base_source, prev, next, teasers, opening, words, encoding, warnings"
+)
+
+
+def _row_to_article(row: tuple) -> ArticleRow:
+    values = list(row)
+    values[13] = tuple(json.loads(values[13] or "[]"))
+    values[17] = tuple(json.loads(values[17] or "[]"))
+    return ArticleRow(*values)
+
+
+class Catalog:
+    """A thin, typed wrapper over the catalog database."""
+
+    def __init__(self, path: Path, *, writer: bool = False) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout=5000")
+        if writer:
+            # WAL: readers keep reading the last commit while a writer works.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- set-up -----------------------------------------------------------
+    def create(self) -> None:
+        self.db.executescript(_DDL)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def get_meta(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None  # no meta table: an empty or foreign database
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    # -- articles ---------------------------------------------------------
+    def fingerprints(self) -> dict[str, tuple[int, int, str, int]]:
+        """id → (size, mtime_ns, sha256, shard) for every known article."""
+        rows = self.db.execute("SELECT id, size, mtime_ns, sha256, shard FROM articles")
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def upsert_article(self, values: dict) -> None:
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in values if c != "id")
+        self.db.execute(
+            f"INSERT INTO articles({columns}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",
+            tuple(values.values()),
+        )
+
+    def delete_articles(self, ids: Iterable[str]) -> None:
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rowids = [r[0] for r in self.db.execute(f"SELECT rowid FROM articles WHERE id IN ({marks})", chunk)]
+            if rowids:
+                rmarks = ",".join("?" * len(rowids))
+                self.db.execute(f"DELETE FROM links WHERE src IN ({rmarks})", rowids)
+                self.db.execute(f"UPDATE links SET target=NULL, status=2 WHERE target IN ({rmarks})", rowids)
+            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+
+    def article(self, article_id: str) -> ArticleRow | None:
+        row = self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        return _row_to_article(row) if row else None
+
+    def articles_by_rowid(self, rowids: Iterable[int]) -> dict[int, ArticleRow]:
+        found: dict[int, ArticleRow] = {}
+        for chunk in _chunks(list(set(rowids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE rowid IN ({marks})", chunk):
+                found[row[0]] = _row_to_article(row)
+        return found
+
+    def articles_by_id(self, ids: Iterable[str]) -> dict[str, ArticleRow]:
+        found: dict[str, ArticleRow] = {}
+        for chunk in _chunks(list(set(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
+                article = _row_to_article(row)
+                found[article.id] = article
+        return found
+
+    def iter_articles(self, order: str = "id") -> Iterator[ArticleRow]:
+        column = {"id": "id", "title": "title COLLATE NOCASE", "mtime": "mtime_ns DESC"}[order]
+        for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY {column}, id"):
+            yield _row_to_article(row)
+
+    def id_titles(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT id, title FROM articles ORDER BY id").fetchall()
+
+    def ids_with_title_key(self, key: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM articles WHERE title_key=? ORDER BY id", (key,))]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def rowid_map(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT id, rowid FROM articles"))
+
+    # -- folders and skipped files -----------------------------------------
+    def folders(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT path, mtime_ns FROM folders"))
+
+    def replace_folders(self, folders: dict[str, int]) -> None:
+        self.db.execute("DELETE FROM folders")
+        self.db.executemany("INSERT INTO folders(path, mtime_ns) VALUES (?, ?)", folders.items())
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
+
+    def replace_skipped(self, skipped: Iterable[tuple[str, str]]) -> None:
+        self.db.execute("DELETE FROM skipped")
+        self.db.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)", skipped)
+
+    # -- links ------------------------------------------------------------
+    def replace_links(self, src: int, rows: Iterable[tuple[int, int, int, int, int | None]]) -> None:
+        """Replace all links of article ``src``: rows of (kind, ordinal, keyhash, status, target)."""
+        self.db.execute("DELETE FROM links WHERE src=?", (src,))
+        self.db.executemany(
+            "INSERT INTO links(src, kind, ordinal, keyhash, status, target) VALUES (?, ?, ?, ?, ?, ?)",
+            ((src, *row) for row in rows),
+        )
+
+    def clear_links(self) -> None:
+        self.db.execute("DELETE FROM links")
+
+    def insert_links(self, rows: Iterable[tuple[int, int, int, int, int, int | None]]) -> None:
+        self.db.executemany(
+            "INSERT INTO links(src, kind, ordinal, keyhash, status, target) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+    def links_of(self, src: int) -> list[tuple[int, int, int, int | None]]:
+        """(kind, ordinal, status, target) rows of one article, in footer order."""
+        return self.db.execute(
+            "SELECT kind, ordinal, status, target FROM links WHERE src=? ORDER BY kind, ordinal, target", (src,)
+        ).fetchall()
+
+    def backlinks_of(self, target: int) -> list[tuple[int, int]]:
+        """(src rowid, kind) of resolved links into ``target``."""
+        return self.db.execute(
+            "SELECT DISTINCT src, kind FROM links WHERE target=? AND status=0 ORDER BY src, kind", (target,)
+        ).fetchall()
+
+    def backlink_counts(self) -> dict[int, int]:
+        return dict(self.db.execute("SELECT target, count(DISTINCT src) FROM links WHERE status=0 GROUP BY target"))
+
+    def sources_with_keyhashes(self, hashes: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(list(set(hashes)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(f"SELECT DISTINCT src FROM links WHERE keyhash IN ({marks})", chunk))
+        return found
+
+    def sources_linking_to(self, targets: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(list(set(targets)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(f"SELECT DISTINCT src FROM links WHERE target IN ({marks})", chunk))
+        return found
+
+    def iter_links(self) -> Iterator[tuple[int, int, int, int, int | None]]:
+        """(src, kind, ordinal, status, target) for every link, grouped by src."""
+        return self.db.execute("SELECT src, kind, ordinal, status, target FROM links ORDER BY src, kind, ordinal, target")
+
+    def link_status_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM (SELECT DISTINCT src, kind, ordinal, status FROM links) GROUP BY status")
+        return {STATUS_NAMES[s]: n for s, n in rows}
+
+    # -- spelling vocabulary ----------------------------------------------
+    def add_words(self, counts: dict[str, int]) -> None:
+        self.db.executemany(
+            "INSERT INTO words(word, df) VALUES (?, ?) ON CONFLICT(word) DO UPDATE SET df=df+excluded.df",
+            counts.items(),
+        )
+
+    def clear_words(self) -> None:
+        self.db.execute("DELETE FROM words")
+
+    def word_df(self, word: str) -> int:
+        row = self.db.execute("SELECT df FROM words WHERE word=?", (word,)).fetchone()
+        return row[0] if row else 0
+
+    def words_starting(self, prefix: str, min_len: int, max_len: int) -> list[tuple[str, int]]:
+        upper = prefix + "\U0010ffff"
+        return self.db.execute(
+            "SELECT word, df FROM words WHERE word >= ? AND word < ? AND length(word) BETWEEN ? AND ?",
+            (prefix, upper, min_len, max_len),
+        ).fetchall()
+
+
+class _Transaction:
+    """``with catalog.transaction():`` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

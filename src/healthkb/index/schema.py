@@ -1,0 +1,126 @@
+"""The Whoosh schema and the analyzer behind it.
+
+Imported only by commands that touch the index (Whoosh costs ~50 ms to
+import).  One tokenizer does lower-casing, accent folding, stop words and
+Porter stemming in a single pass: Whoosh's usual chain of generator filters
+spends most of the indexing time passing Token objects between filters, and
+the same object serves queries and highlighting, so they always agree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from whoosh import fields
+from whoosh.analysis import STOP_WORDS, Token, Tokenizer
+from whoosh.lang.porter import stem as porter_stem
+from whoosh.support.charset import accent_map
+
+WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*")
+TITLE_BOOST = 3.0
+FOOTER_BOOST = 0.3
+
+
+def fold_for_index(text: str) -> str:
+    """Lower-case and strip accents the way the index does ("Café" → "cafe")."""
+    lowered = text.lower()
+    return lowered if lowered.isascii() else lowered.translate(accent_map)
+
+
+class HealthTokenizer(Tokenizer):
+    """Words → lower-case, accent-folded, stop-word-free, optionally stemmed terms."""
+
+    def __init__(self, stem: bool = True, minsize: int = 2) -> None:
+        self.stem = stem
+        self.minsize = minsize
+        self._stops = frozenset(STOP_WORDS)
+        self._cache: dict[str, str] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and (other.stem, other.minsize) == (self.stem, self.minsize)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.stem, self.minsize))
+
+    def __getstate__(self) -> dict:
+        # The stem cache is per process; never pickle it into the index's TOC.
+        return {"stem": self.stem, "minsize": self.minsize}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def terms(self, value: str) -> list[str]:
+        """The terms of ``value`` as the index sees them (for tests and tools)."""
+        return [t.text for t in self(value)]
+
+    def __call__(  # noqa: PLR0913 - Whoosh's analyzer protocol
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            # Whoosh asks for the value as one token (e.g. wildcard text).
+            token.original = token.text = fold_for_index(value)
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        text = fold_for_index(value)
+        # translate() keeps offsets only when folding keeps lengths; when it
+        # does not (ligatures), highlight offsets come from the original text.
+        same_offsets = len(text) == len(value)
+        stops, cache, minsize, do_stem = self._stops, self._cache, self.minsize, self.stem
+        pos = start_pos
+        for match in WORD_PATTERN.finditer(text if same_offsets else value.lower()):
+            word = match.group()
+            if not same_offsets:
+                word = fold_for_index(word)
+            if len(word) < minsize or word in stops:
+                if not removestops:
+                    token.text, token.stopped, token.boost = word, True, 1.0
+                    if positions:
+                        token.pos = pos
+                    if chars:
+                        token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+                    yield token
+                continue
+            if do_stem:
+                stemmed = cache.get(word)
+                if stemmed is None:
+                    stemmed = cache[word] = porter_stem(word)
+                    if len(cache) > 100_000:
+                        cache.clear()
+                word = stemmed
+            token.text, token.stopped, token.boost = word, False, 1.0
+            if keeporiginal:
+                token.original = match.group()
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+            pos += 1
+            yield token
+
+
+def build_schema() -> fields.Schema:
+    """id (unique, stored); title and body (stemmed, positions for phrases);
+    footer (nav and teaser texts, no positions, low weight)."""
+    analyzer = HealthTokenizer()
+    return fields.Schema(
+        id=fields.ID(unique=True, stored=True),
+        title=fields.TEXT(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST),
+        body=fields.TEXT(analyzer=analyzer, phrase=True),
+        footer=fields.TEXT(analyzer=analyzer, phrase=False, field_boost=FOOTER_BOOST),
+    )

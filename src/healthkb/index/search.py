@@ -1,0 +1,238 @@
+"""Searching the index: query parsing, ranking, fallbacks, suggestions,
+snippets and "more like this".
+
+A :class:`Searcher` opens the catalog and every shard once and can answer many
+queries (the benchmark keeps one warm).  Whoosh is imported here and only here
+on the read path, so commands that do not search never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from whoosh import index as whoosh_index
+from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
+from whoosh.reading import MultiReader
+from whoosh.searching import Searcher as WhooshSearcher
+
+from healthkb.article import parse_article
+from healthkb.corpus import UndecodableError, read_file
+from healthkb.errors import BadInputError
+from healthkb.index.catalog import ArticleRow, Catalog
+from healthkb.index.schema import WORD_PATTERN, fold_for_index
+from healthkb.index.snippets import make_snippet
+from healthkb.index.spelling import suggest_query
+from healthkb.index.store import IndexPaths
+from healthkb.text import match_key, sanitize_line
+
+MAX_QUERY_WORDS = 64
+SEARCH_FIELDS = ("title", "body")
+_WILDCARD_ONLY = re.compile(r"^[\s*?]*$")
+_WEAK_WILDCARD = re.compile(r"(?<![\w*?])([^\s*?:\"()]{0,1})[*?]")
+
+
+def open_shards(paths: IndexPaths, catalog: Catalog) -> list:
+    generation = catalog.get_meta("generation")
+    shards = int(catalog.get_meta("shards") or 1)
+    return [whoosh_index.open_dir(str(paths.shard_dir(int(generation), k))) for k in range(shards)]
+
+
+@dataclass(slots=True)
+class Hit:
+    rank: int
+    id: str
+    title: str
+    path: str
+    score: float
+    snippet: list[tuple[str, bool]]  # (text, highlighted) segments
+    exact_title: bool = False
+    explain: list[str] = field(default_factory=list)
+
+    @property
+    def snippet_text(self) -> str:
+        return "".join(text for text, _ in self.snippet)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: str
+    total: int
+    page: int
+    limit: int
+    hits: list[Hit]
+    suggestion: str | None = None
+    fallback: str | None = None  # "any" when all-terms found nothing
+    expanded: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Searcher:
+    """An open index: the catalog plus a Whoosh searcher over every shard."""
+
+    def __init__(self, paths: IndexPaths, catalog: Catalog) -> None:
+        self.paths = paths
+        self.catalog = catalog
+        self._indexes = open_shards(paths, catalog)
+        readers = [ix.reader() for ix in self._indexes]
+        reader = readers[0] if len(readers) == 1 else MultiReader(readers)
+        self.searcher = WhooshSearcher(reader)
+        self.schema = self._indexes[0].schema
+        self._parsers: dict[bool, MultifieldParser] = {}
+
+    def close(self) -> None:
+        self.searcher.close()
+        for ix in self._indexes:
+            ix.close()
+
+    def __enter__(self) -> "Searcher":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- query -------------------------------------------------------------
+    def parser(self, any_term: bool) -> MultifieldParser:
+        if any_term not in self._parsers:
+            group = OrGroup.factory(0.9) if any_term else AndGroup
+            self._parsers[any_term] = MultifieldParser(list(SEARCH_FIELDS), self.schema, group=group)
+        return self._parsers[any_term]
+
+    def parse(self, text: str, any_term: bool = False, extra: list | None = None):
+        query = self.parser(any_term).parse(text)
+        if extra:
+            from whoosh.query import Or
+
+            query = Or([query, *extra])
+        return query
+
+    # -- search ------------------------------------------------------------
+    def search(
+        self, text: str, *, limit: int = 10, page: int = 1, explain: bool = False, expansions=None
+    ) -> SearchResult:
+        started = time.perf_counter()
+        text, notices = clean_query(text)
+        offset = (page - 1) * limit
+        extra = expansions or []
+        query = self.parse(text, extra=extra)
+        fallback = None
+        results = self.searcher.search(query, limit=offset + limit + 5, terms=explain)
+        exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
+        if results.is_empty() and not exact_ids:
+            query_any = self.parse(text, any_term=True, extra=extra)
+            if query_any != query:
+                any_results = self.searcher.search(query_any, limit=offset + limit + 5, terms=explain)
+                if not any_results.is_empty():
+                    results, query, fallback = any_results, query_any, "any"
+        total = results.scored_length()
+        if total >= offset + limit + 5:
+            # More hits than we scored: count the rest (the only full pass, and
+            # only for queries with many hits).
+            total = len(results)
+        ranked = [(h.score, h["id"], h) for h in results]
+        ranked_ids = {article_id for _s, article_id, _h in ranked}
+        ordered = [(0.0, i, None) for i in exact_ids if i not in ranked_ids]
+        total += len(ordered)
+        exact = set(exact_ids)
+        ordered = [r for r in ranked if r[1] in exact] + ordered + [r for r in ranked if r[1] not in exact]
+        hits = self._hits(ordered[offset:], limit, offset, query, exact, explain)
+        suggestion = None
+        if total < 3:
+            suggestion = suggest_query(self.catalog, text)
+        return SearchResult(
+            query=text, total=total, page=page, limit=limit, hits=hits, suggestion=suggestion,
+            fallback=fallback, notices=notices, seconds=time.perf_counter() - started,
+        )
+
+    def _hits(self, ordered, limit, offset, query, exact, explain) -> list[Hit]:
+        rows = self.catalog.articles_by_id([article_id for _s, article_id, _h in ordered[: limit + 5]])
+        hits: list[Hit] = []
+        for score, article_id, whoosh_hit in ordered:
+            if len(hits) >= limit:
+                break
+            row = rows.get(article_id)
+            if row is None:
+                continue  # indexed but no longer in the catalog: a concurrent removal
+            body = self.body_of(row)
+            if body is None:
+                continue  # the file vanished since the index was updated: never show it
+            snippet = make_snippet(self.schema["body"].analyzer, body, query)
+            hit = Hit(offset + len(hits) + 1, row.id, row.title, row.path, round(float(score), 3), snippet,
+                      exact_title=article_id in exact)
+            if explain:
+                hit.explain = self._explain(whoosh_hit, hit)
+            hits.append(hit)
+        return hits
+
+    def body_of(self, row: ArticleRow) -> str | None:
+        try:
+            decoded = read_file(os.path.join(self.paths.kb.root, row.path))
+        except (OSError, UndecodableError):
+            return None
+        return parse_article(decoded.text, row.id).body
+
+    def _explain(self, whoosh_hit, hit: Hit) -> list[str]:
+        lines = []
+        if hit.exact_title:
+            lines.append("title matches the query exactly: ranked first")
+        if whoosh_hit is None:
+            return lines
+        weighting = self.searcher.weighting
+        for fieldname, term in sorted(whoosh_hit.matched_terms()):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            scorer = weighting.scorer(self.searcher, fieldname, word)
+            matcher = self.searcher.postings(fieldname, word, scorer=scorer)
+            matcher.skip_to(whoosh_hit.docnum)
+            if matcher.is_active() and matcher.id() == whoosh_hit.docnum:
+                lines.append(
+                    f"{fieldname}:{word}  tf={matcher.weight():g}  "
+                    f"df={self.searcher.doc_frequency(fieldname, word)}  score={matcher.score():.3f}"
+                )
+        lines.append(f"total BM25F score {hit.score:g}")
+        return lines
+
+    # -- more like this ------------------------------------------------------
+    def similar(self, row: ArticleRow, limit: int = 10) -> list[Hit]:
+        body = self.body_of(row) or ""
+        docnum = self.searcher.document_number(id=row.id)
+        if docnum is None:
+            return []
+        results = self.searcher.more_like(docnum, "body", text=body, top=limit + 1, numterms=12)
+        ids = [h["id"] for h in results if h["id"] != row.id][:limit]
+        rows = self.catalog.articles_by_id(ids)
+        scores = {h["id"]: h.score for h in results}
+        hits = []
+        for article_id in ids:
+            if article_id in rows:
+                found = rows[article_id]
+                hits.append(Hit(len(hits) + 1, found.id, found.title, found.path, round(scores[article_id], 3), []))
+        return hits
+
+    def doc_count(self) -> int:
+        return self.searcher.doc_count()
+
+
+def clean_query(text: str) -> tuple[str, list[str]]:
+    """Validate and tidy a user's query; raise BadInputError for unusable ones."""
+    text = sanitize_line(text)
+    notices: list[str] = []
+    if not text:
+        raise BadInputError("the search query is empty", hint='try: healthkb search "lumbar"')
+    if _WILDCARD_ONLY.match(text):
+        raise BadInputError("a query needs at least one word besides * and ?", hint="`healthkb list` shows every article")
+    if _WEAK_WILDCARD.search(text):
+        raise BadInputError(
+            "a wildcard needs at least two letters before it (e.g. herni*)",
+            hint="short wildcards would match most of the index",
+        )
+    words = text.split()
+    if len(words) > MAX_QUERY_WORDS:
+        text = " ".join(words[:MAX_QUERY_WORDS])
+        notices.append(f"the query was shortened to its first {MAX_QUERY_WORDS} words")
+    if not WORD_PATTERN.search(fold_for_index(text)):
+        raise BadInputError("the search query has no words to look for")
+    return text, notices
+

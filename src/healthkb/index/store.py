@@ -1,0 +1,123 @@
+"""Where an index lives and how it is opened: the state folder layout,
+schema versions, generations, and recovery from a damaged index.
+
+Layout of ``<kb>/.healthkb/`` (or its fallback in the user cache folder)::
+
+    catalog.sqlite          fingerprints, footers, links, words (see catalog.py)
+    write.lock              the writer lock (see lock.py)
+    whoosh-<generation>/    shard-0/, shard-1/, …: one Whoosh index per shard
+
+A full rebuild writes a new generation beside the old one and switches to it
+in the same catalog transaction that stores the new articles, so readers see
+either the old index or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthkb.errors import IndexUnavailableError
+from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION, Catalog
+from healthkb.kb import KB, state_dir
+
+
+@dataclass(slots=True)
+class IndexPaths:
+    kb: KB
+    state: Path
+    fallback: bool  # True when the KB is read-only and the index lives in the cache
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def catalog(self) -> Path:
+        return self.state / CATALOG_NAME
+
+    def generation_dir(self, generation: int) -> Path:
+        return self.state / f"whoosh-{generation}"
+
+    def shard_dir(self, generation: int, shard: int) -> Path:
+        return self.generation_dir(generation) / f"shard-{shard}"
+
+
+def index_paths(kb: KB) -> IndexPaths:
+    state, fallback = state_dir(kb)
+    paths = IndexPaths(kb, state, fallback)
+    if fallback:
+        paths.notices.append(
+            f"the knowledge base folder is read-only; its index is kept in {state}"
+        )
+    return paths
+
+
+def ensure_state_dir(paths: IndexPaths) -> None:
+    try:
+        paths.state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexUnavailableError(f"cannot create the index folder {paths.state}: {exc.strerror}") from exc
+
+
+def open_catalog_for_read(paths: IndexPaths) -> Catalog | None:
+    """The catalog if it exists and has our schema; None if it must be (re)built."""
+    if not paths.catalog.exists():
+        return None
+    try:
+        catalog = Catalog(paths.catalog)
+        version = catalog.get_meta("schema_version")
+        if version != str(SCHEMA_VERSION) or catalog.get_meta("generation") is None:
+            catalog.close()
+            return None
+        return catalog
+    except sqlite3.DatabaseError:
+        return None
+
+
+def catalog_problem(paths: IndexPaths) -> str | None:
+    """Why the catalog cannot be used as it is (for the rebuild notice)."""
+    if not paths.catalog.exists():
+        return None
+    try:
+        catalog = Catalog(paths.catalog)
+        try:
+            catalog.db.execute("PRAGMA quick_check").fetchone()
+            version = catalog.get_meta("schema_version")
+            generation = catalog.get_meta("generation")
+        finally:
+            catalog.close()
+    except sqlite3.DatabaseError:
+        return "the index was damaged"
+    if version is None or generation is None:
+        return "the index was incomplete" if version else None
+    if version != str(SCHEMA_VERSION):
+        return f"the index was made by another version of healthkb (schema {version}, now {SCHEMA_VERSION})"
+    return None
+
+
+def discard_catalog(paths: IndexPaths) -> None:
+    """Delete the catalog and its WAL files (it is a cache: nothing is lost)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{paths.catalog}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def remove_stale_generations(paths: IndexPaths, keep: int | None) -> None:
+    """Delete whoosh-* folders other than ``keep`` (left by old or killed builds)."""
+    for entry in paths.state.glob("whoosh-*"):
+        if entry.name != f"whoosh-{keep}":
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,198 @@
+"""Which knowledge base a command works on (SPEC §3), and the user's own KB.
+
+Order: ``--kb DIR``, then ``HEALTHKB_KB``, then the nearest folder upward
+holding ``.healthkb/`` (made by ``healthkb init``), else the user KB in the
+platform's user data folder, created on first use from the starter articles
+shipped inside the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from healthkb.corpus import STATE_DIR_NAME
+from healthkb.errors import KBUnavailableError
+
+ENV_KB = "HEALTHKB_KB"
+APP_NAME = "healthkb"
+
+
+@dataclass(frozen=True, slots=True)
+class KB:
+    """A resolved knowledge base and how it was chosen."""
+
+    root: Path
+    origin: str  # "option" | "env" | "discovered" | "user"
+    created_with: int | None = None  # starter articles copied, when just created
+
+    @property
+    def marker_dir(self) -> Path:
+        return self.root / STATE_DIR_NAME
+
+
+def user_data_dir() -> Path:
+    from platformdirs import user_data_path  # lazy: costs ~15 ms to import
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def user_cache_dir() -> Path:
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME, appauthor=False)
+
+
+def _checked(path: Path, origin: str, how: str) -> KB:
+    if not path.exists():
+        raise KBUnavailableError(f"knowledge base {how} does not exist: {path}")
+    if not path.is_dir():
+        raise KBUnavailableError(f"knowledge base {how} is not a folder: {path}")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise KBUnavailableError(f"knowledge base {how} cannot be read: {path}")
+    return KB(path.resolve(), origin)
+
+
+def find_marked_kb(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upward that holds ``.healthkb/``."""
+    for folder in (start, *start.parents):
+        if (folder / STATE_DIR_NAME).is_dir():
+            return folder
+    return None
+
+
+def resolve_kb(option: str | None = None, *, cwd: Path | None = None) -> KB:
+    """Pick the KB for this command (see module docstring)."""
+    if option:
+        return _checked(Path(option).expanduser(), "option", "given with --kb")
+    env = os.environ.get(ENV_KB)
+    if env:
+        return _checked(Path(env).expanduser(), "env", f"in {ENV_KB}")
+    try:
+        here = (cwd or Path.cwd()).resolve()
+    except OSError:
+        here = None  # the working folder was deleted under us
+    marked = find_marked_kb(here) if here else None
+    if marked is not None:
+        return KB(marked, "discovered")
+    return ensure_user_kb()
+
+
+def ensure_user_kb() -> KB:
+    """The user's KB, created from the starter articles on first use."""
+    root = user_data_dir()
+    marker = root / STATE_DIR_NAME
+    if marker.is_dir():
+        return KB(root, "user")
+    try:
+        # Only a new (missing or empty) folder gets the starter articles.
+        # .healthkb is a disposable cache: when a user deletes it, articles
+        # they removed from their KB must not come back.
+        fresh = not root.exists() or not any(root.iterdir())
+        count = install_starter_articles(root) if fresh else None
+        marker.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KBUnavailableError(f"cannot create your knowledge base at {root}: {exc.strerror}") from exc
+    return KB(root, "user", created_with=count)
+
+
+def starter_articles() -> list[tuple[str, bytes]]:
+    """(relative path, bytes) of every starter article shipped in the package."""
+    found: list[tuple[str, bytes]] = []
+
+    def walk(node, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            rel = f"{prefix}{child.name}"
+            if child.is_dir() and not child.name.startswith(("_", ".")):
+                walk(child, rel + "/")
+            elif child.name.endswith(".txt"):
+                found.append((rel, child.read_bytes()))
+
+    walk(resources.files("healthkb.starter"), "")
+    return found
+
+
+def install_starter_articles(root: Path) -> int:
+    """Copy the starter articles into ``root`` without overwriting anything."""
+    root.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for rel, data in starter_articles():
+        target = root / rel
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write under a temporary name and rename, so that a run killed
+        # mid-copy never leaves a truncated article that we would then
+        # "not overwrite" forever.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".starter-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        copied += 1
+    return copied
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    root: Path
+    already: bool
+
+
+def init_kb(folder: Path) -> InitResult:
+    """Make ``folder`` a KB by creating its ``.healthkb/`` marker folder."""
+    folder = folder.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise KBUnavailableError(f"not a folder: {folder}")
+    marker = folder / STATE_DIR_NAME
+    already = marker.is_dir()
+    try:
+        marker.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KBUnavailableError(f"cannot create {marker}: {exc.strerror}") from exc
+    return InitResult(folder.resolve(), already)
+
+
+def state_dir(kb: KB) -> tuple[Path, bool]:
+    """Where the index of ``kb`` lives, and whether that is a fallback.
+
+    Normally ``<kb>/.healthkb``.  When the KB folder is read-only the index
+    goes to the user cache folder instead (the second value is then True).
+    """
+    preferred = kb.marker_dir
+    if _writable_dir(preferred) or (not preferred.exists() and _writable_dir(kb.root)):
+        return preferred, False
+    key = hashlib.sha256(str(kb.root).encode()).hexdigest()[:16]
+    return user_cache_dir() / "indexes" / f"{kb.root.name or 'root'}-{key}", True
+
+
+def _writable_dir(path: Path) -> bool:
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        return False
+    # access() says yes to root on a read-only mount: try for real.
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def copy_into_kb(source: Path, target: Path) -> None:
+    """Copy one file into the KB atomically (write to a temp name, rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".add-", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

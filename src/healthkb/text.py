@@ -1,0 +1,119 @@
+"""String helpers shared by every module: sanitising untrusted text for the
+terminal, normalising strings into match keys, and turning names into titles.
+
+Everything here is pure and cheap to import (only ``re`` and ``unicodedata``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Terminal control that must never reach the user's terminal (SPEC §1):
+#  - CSI sequences  ESC [ params final, and the 8-bit CSI (U+009B)
+#  - OSC/DCS/PM/APC/SOS strings, ended by BEL or ST (ESC \ or U+009C), or
+#    unterminated; an unterminated one stops at the end of its line, so one
+#    stray introducer cannot swallow the rest of a file (once the introducer
+#    is gone what follows is inert text)
+#  - any other two-character ESC sequence
+#  - C0 controls except tab and newline, DEL, C1 controls
+#  - bidirectional overrides, which can reorder what the user reads
+_ESCAPES = re.compile(
+    r"""
+    (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?          # CSI
+  | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])   # OSC, DCS, SOS, PM, APC ...
+    [^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?   # ... up to BEL or ST (or the line end)
+  | \x1b[ -~]?                               # any other ESC sequence
+  | [\x00-\x08\x0b-\x1f\x7f-\x9f]              # C0 (but \t, \n), DEL, C1
+  | [\u202a-\u202e\u2066-\u2069]             # bidi embeddings and overrides
+    """,
+    re.VERBOSE,
+)
+_LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_SPACES = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[\W_]+")
+_SLUG_PART = re.compile(r"[^\W\d_]+|\d{1,4}")
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF, CR and Unicode line separators all become ``\\n``."""
+    return _LINE_BREAKS.sub("\n", text)
+
+
+def sanitize(text: str) -> str:
+    """Remove every terminal control sequence; keep newlines and tabs."""
+    return _ESCAPES.sub("", text)
+
+
+def sanitize_line(text: str) -> str:
+    """Like :func:`sanitize`, and fold any line breaks or tabs into spaces.
+
+    For things shown on one line: titles, ids, file names, nav texts.
+    """
+    return _SPACES.sub(" ", sanitize(normalize_newlines(text))).strip()
+
+
+def fold(text: str) -> str:
+    """NFKC, case-fold and strip accents: "Café" and "cafe" fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", stripped)
+
+
+def match_key(text: str) -> str:
+    """The key two strings must share to name the same thing (SPEC §2).
+
+    Folded, with punctuation and spacing dropped entirely, so that
+    "Can walking backwards…?" and ``can-walking-backwards`` agree, and a
+    teaser cut mid-word is still a prefix of the body's key.
+    """
+    if text.isascii():
+        # Fast path: most text is ASCII, and then folding is just lower().
+        # Still strip control sequences first, or "ESC[31mRed" would keep "31m"
+        # and disagree with the slow path (isprintable() is a cheap pre-check).
+        if not text.isprintable():
+            text = sanitize(text)
+        return _NON_WORD.sub("", text.lower())
+    return _NON_WORD.sub("", fold(sanitize(text)))
+
+
+def title_from_filename(stem: str) -> str | None:
+    """``insomnia-relief`` → "Insomnia relief"; None when the name is not words.
+
+    A name reads as words when every part is letters (or a short number) and
+    some part has letters: hashes such as ``000_ec7fe29246c6fc0e`` do not.
+    """
+    parts = [p for p in re.split(r"[-_\s.]+", stem) if p]
+    if not parts or not any(p.isalpha() for p in parts):
+        return None
+    if not all(_SLUG_PART.fullmatch(p) for p in parts):
+        return None
+    words = " ".join(parts)
+    return words[:1].upper() + words[1:]
+
+
+def shorten(text: str, width: int, placeholder: str = "…") -> str:
+    """Cut ``text`` to ``width`` characters at a word boundary when there is one."""
+    text = _SPACES.sub(" ", text).strip()
+    if len(text) <= width:
+        return text
+    cut = text[: max(width - len(placeholder), 1)]
+    space = cut.rfind(" ")
+    if space > width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + placeholder
+
+
+def first_sentence(text: str, width: int = 80) -> str:
+    """The first sentence of ``text``, shortened to ``width`` characters."""
+    text = _SPACES.sub(" ", text).strip()
+    end = _SENTENCE_END.search(text)
+    sentence = text[: end.end()] if end else text
+    return shorten(sentence, width)
+
+
+def slugify(title: str) -> str:
+    """"Can I drink red wine?" → ``can-i-drink-red-wine`` (for file names)."""
+    words = _NON_WORD.sub(" ", fold(sanitize(title))).split()
+    return "-".join(words) or "article"
