@@ -21,6 +21,9 @@ from healthkb.text import sanitize
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 STATE_DIR_NAME = ".healthkb"
 _SNIFF_BYTES = 8192
+# Hidden folders that belong to tools, not to the user's articles: skipped
+# without a word, so a KB kept in git does not report ".git" on every run.
+_TOOL_FOLDERS = frozenset({STATE_DIR_NAME, ".git", ".hg", ".svn", ".obsidian", ".vscode", ".idea", ".Trash", ".DS_Store"})
 
 Progress = Callable[[int, int], None]
 
@@ -173,7 +176,7 @@ class _Walker:
             # Hidden entries are private by convention.  Say so for folders
             # (which may hold articles) and .txt files, but not for our own
             # .healthkb folder.
-            if (is_dir and entry.name != STATE_DIR_NAME) or is_txt:
+            if (is_dir and entry.name not in _TOOL_FOLDERS) or is_txt:
                 self.skip(rel, "hidden folder" if is_dir else "hidden file")
             return
         if is_link:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -125,18 +126,10 @@ def install_starter_articles(root: Path) -> int:
         target = root / rel
         if target.exists():
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write under a temporary name and rename, so that a run killed
+        # Written under a temporary name and renamed, so that a run killed
         # mid-copy never leaves a truncated article that we would then
         # "not overwrite" forever.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".starter-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(target, lambda tmp: Path(tmp).write_bytes(data), prefix=".starter-")
         copied += 1
     return copied
 
@@ -170,7 +163,7 @@ def state_dir(kb: KB) -> tuple[Path, bool]:
     preferred = kb.marker_dir
     if _writable_dir(preferred) or (not preferred.exists() and _writable_dir(kb.root)):
         return preferred, False
-    key = hashlib.sha256(str(kb.root).encode()).hexdigest()[:16]
+    key = hashlib.sha256(os.fsencode(kb.root)).hexdigest()[:16]  # fsencode: any path bytes
     return user_cache_dir() / "indexes" / f"{kb.root.name or 'root'}-{key}", True
 
 
@@ -187,12 +180,27 @@ def _writable_dir(path: Path) -> bool:
 
 def copy_into_kb(source: Path, target: Path) -> None:
     """Copy one file into the KB atomically (write to a temp name, rename)."""
+    _write_atomically(target, lambda tmp: shutil.copyfile(source, tmp), prefix=".add-")
+
+
+def _write_atomically(target: Path, write: Callable[[str], object], *, prefix: str) -> None:
+    """Let ``write`` fill a temporary file beside ``target``, then rename it
+    into place; on any failure the temporary file is removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".add-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
     os.close(fd)
     try:
-        shutil.copyfile(source, tmp)
+        write(tmp)
+        # mkstemp makes the file private (0600); an article gets the mode any
+        # new file would get, so a shared KB stays readable by its group.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask

@@ -1,0 +1,393 @@
+"""Cross-links (SPEC §2): turn each article's footer into resolved links.
+
+Owns: matching ``<<:``/``>>:`` nav texts against titles, teasers against body
+openings, reciprocal title inference, backlinks, and resolving a REF typed on
+the command line.  Pure: nothing here reads files or prints.
+
+Scale: a :class:`LinkResolver` is built once from small per-article
+:class:`ArticleKeys` (titles, nav texts, a body opening), then applied to one
+article at a time, so a caller can stream teasers from its catalog.  Titles
+resolve through a dict, teasers through a sorted list of opening keys and
+``bisect``: near-linear, never all-pairs.
+
+Decisions worth knowing:
+- A link is resolved *as written*, even when it points at its own article
+  (a self link); ``checks`` reports those, and :func:`backlinks` leaves them
+  out because "this article links to itself" tells a reader nothing.
+- A teaser whose match key is shorter than :data:`MIN_TEASER_KEY` characters
+  is too weak to identify an article: it is ``missing`` (see :func:`is_weak_teaser`).
+- Teasers and openings are compared on their first :data:`KEY_PREFIX_LIMIT`
+  key characters, so a teaser longer than what we keep of a body can still
+  match it, and the resolver's memory stays small.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV, Article
+from healthkb.errors import AmbiguousRefError, BadInputError, NotFoundError
+from healthkb.text import match_key, sanitize_line, title_from_filename
+
+OPENING_CHARS = 160  # how much of a body's start is kept, as match_key(body[:OPENING_CHARS])
+KEY_PREFIX_LIMIT = 64  # key characters compared between a teaser and an opening
+MIN_TEASER_KEY = 10  # a shorter teaser key would match too many articles by chance
+
+PREV, NEXT, RELATED = "prev", "next", "related"
+RESOLVED, AMBIGUOUS, MISSING = "resolved", "ambiguous", "missing"
+KIND_ORDER = {PREV: 0, NEXT: 1, RELATED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleKeys:
+    """What resolution needs to know of one article (a few short strings)."""
+
+    id: str
+    title: str  # the title parse_article gave (not a previously resolved one)
+    title_source: str  # heading | filename | body
+    prev: str | None
+    next: str | None
+    opening: str  # match_key(body[:OPENING_CHARS])
+
+    @classmethod
+    def from_article(cls, article: Article) -> ArticleKeys:
+        return cls(
+            id=article.id,
+            title=article.title,
+            title_source=article.title_source,
+            prev=article.prev,
+            next=article.next,
+            opening=opening_key(article.body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One outgoing link of an article and what it resolved to."""
+
+    kind: str  # "prev" | "next" | "related"
+    ordinal: int  # 0 for prev/next, 1..N for related (teaser order)
+    text: str  # nav text / teaser text as written (sanitised)
+    status: str  # "resolved" | "ambiguous" | "missing"
+    targets: tuple[str, ...]  # 1 id when resolved, sorted candidates when ambiguous, () when missing
+
+
+def opening_key(body: str) -> str:
+    """The key of a body's start that teasers are matched against."""
+    return match_key(body[:OPENING_CHARS])
+
+
+def teaser_key(text: str) -> str:
+    return match_key(text)[:KEY_PREFIX_LIMIT]
+
+
+def is_weak_teaser(text: str) -> bool:
+    """True when a teaser is too short (after normalising) to match anything."""
+    return len(teaser_key(text)) < MIN_TEASER_KEY
+
+
+def clean_text(text: str) -> str:
+    """:func:`sanitize_line`, with a fast path for text that needs no change.
+
+    Printable text holds no control sequence and no whitespace but the
+    plain space, so it only needs stripping; resolution calls this once per
+    teaser, which makes the shortcut worth its three lines.
+    """
+    if text.isprintable() and "  " not in text:
+        return text.strip()
+    return sanitize_line(text)
+
+
+def _status(targets: tuple[str, ...]) -> str:
+    if not targets:
+        return MISSING
+    return RESOLVED if len(targets) == 1 else AMBIGUOUS
+
+
+_NavLine = tuple[str, str]  # (nav text as shown, its match key)
+
+
+def _nav_line(text: str | None) -> _NavLine | None:
+    clean = clean_text(text) if text else ""
+    return (clean, match_key(clean)) if clean else None
+
+
+def _filename_key(article_id: str) -> str:
+    words = title_from_filename(article_id.rsplit("/", 1)[-1])
+    return match_key(words) if words else ""
+
+
+class LinkResolver:
+    """Resolves links against a fixed set of articles (SPEC §2).
+
+    Built from :class:`ArticleKeys`; afterwards it holds only title keys,
+    display titles and the sorted opening keys, not the nav texts.
+    """
+
+    def __init__(self, articles: Iterable[ArticleKeys]) -> None:
+        owners: dict[str, list[str]] = {}  # title key → article ids answering to it
+        nav: dict[str, tuple[_NavLine | None, _NavLine | None]] = {}
+        base_titles: dict[str, tuple[str, str]] = {}
+        headed: set[str] = set()
+        openings: list[tuple[str, str]] = []
+
+        for keys in articles:
+            if keys.id in base_titles:
+                continue  # ids are unique in a KB; ignore a repeat rather than double-count
+            base_titles[keys.id] = (clean_text(keys.title), keys.title_source)
+            own_keys = {_filename_key(keys.id)}
+            if keys.title_source == TITLE_FROM_HEADING:
+                headed.add(keys.id)
+                own_keys.add(match_key(keys.title))
+            for key in own_keys - {""}:
+                owners.setdefault(key, []).append(keys.id)
+            lines = (_nav_line(keys.prev), _nav_line(keys.next))
+            if lines != (None, None):
+                nav[keys.id] = lines
+            opening = keys.opening[:KEY_PREFIX_LIMIT]
+            if opening:
+                openings.append((opening, keys.id))
+
+        self._owners: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in owners.items()}
+        self._infer_titles(nav, headed)
+        self._titles = self._display_titles(nav, base_titles, headed)
+        openings.sort()
+        self._opening_keys = [key for key, _ in openings]
+        self._opening_ids = [article_id for _, article_id in openings]
+
+    # -- lookups ---------------------------------------------------------
+
+    def _title_targets(self, text: str) -> tuple[str, ...]:
+        key = match_key(text)
+        return self._owners.get(key, ()) if key else ()
+
+    def _teaser_targets(self, text: str) -> tuple[str, ...]:
+        key = match_key(text)[:KEY_PREFIX_LIMIT]  # teaser_key(), inlined: this is the hot loop
+        if len(key) < MIN_TEASER_KEY:
+            return ()
+        keys = self._opening_keys
+        start = end = bisect_left(keys, key)
+        while end < len(keys) and keys[end].startswith(key):
+            end += 1
+        if end - start == 1:  # the common case: skip the set and the sort
+            return (self._opening_ids[start],)
+        return tuple(sorted(set(self._opening_ids[start:end])))
+
+    def title(self, article_id: str) -> tuple[str, str]:
+        """(display title, source) after inference; KeyError for an unknown id."""
+        return self._titles[article_id]
+
+    def titles(self) -> Iterable[tuple[str, str, str]]:
+        """(id, display title, source) for every article, sorted by id."""
+        for article_id in sorted(self._titles):
+            title, source = self._titles[article_id]
+            yield article_id, title, source
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._titles
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    # -- resolution ------------------------------------------------------
+
+    def resolve_nav(self, kind: str, text: str | None) -> Link | None:
+        """The ``prev``/``next`` link for a nav text, or None when there is none."""
+        if kind not in (PREV, NEXT):
+            raise ValueError(f"not a nav kind: {kind!r}")
+        clean = clean_text(text) if text else ""
+        if not clean:
+            return None
+        targets = self._title_targets(clean)
+        return Link(kind, 0, clean, _status(targets), targets)
+
+    def resolve_teaser(self, ordinal: int, text: str) -> Link:
+        """The ``related`` link for teaser number ``ordinal`` (1-based)."""
+        clean = clean_text(text)
+        targets = self._teaser_targets(clean)
+        return Link(RELATED, ordinal, clean, _status(targets), targets)
+
+    def resolve(
+        self,
+        article_id: str,
+        prev: str | None,
+        next: str | None,  # noqa: A002 - mirrors the footer's name
+        teasers: Iterable[str],
+    ) -> list[Link]:
+        """All links of one article: prev, next (when present), then related in order.
+
+        ``article_id`` is not needed to resolve (self links are kept as
+        written); it is part of the signature so callers pass whole records.
+        """
+        del article_id
+        links = [link for link in (self.resolve_nav(PREV, prev), self.resolve_nav(NEXT, next)) if link]
+        links.extend(self.resolve_teaser(n, text) for n, text in enumerate(teasers, start=1))
+        return links
+
+    # -- titles ----------------------------------------------------------
+
+    def _infer_titles(self, nav: dict[str, tuple[_NavLine | None, _NavLine | None]], headed: set[str]) -> None:
+        """Reciprocal title inference, propagated along nav chains (SPEC §2).
+
+        Pivot B: if A is the only article whose ``<<:`` resolves to B, and B's
+        ``>>:`` text matches no article, A answers to that text from now on
+        (mirror: ``>>:`` and ``<<:`` swapped).  Works in rounds; a round only
+        revisits articles that just gained a title, because only links to
+        them can have changed, so a chain of N articles costs O(N), not O(N²).
+        Each article gains at most one inferred title, and a heading is never
+        overridden, so this terminates.  Contradictions (one article offered
+        two titles, or one title offered to two articles, in the same round)
+        infer nothing, now or later.
+        """
+        # pointing[side][B] = articles whose nav on that side resolves to B.
+        pointing: dict[int, dict[str, set[str]]] = {0: {}, 1: {}}
+        # waiting[key] = (article, side) whose nav text has this key and no target yet;
+        # keys only ever go from no owner to one, so only these links can change.
+        waiting: dict[str, list[tuple[str, int]]] = {}
+        for source in sorted(nav):
+            for side, line in enumerate(nav[source]):
+                if not line:
+                    continue
+                key = line[1]
+                targets = self._owners.get(key, ()) if key else ()
+                if len(targets) == 1 and targets[0] != source:
+                    pointing[side].setdefault(targets[0], set()).add(source)
+                elif not targets and key:
+                    waiting.setdefault(key, []).append((source, side))
+
+        settled = set(headed)  # articles whose title inference may not change
+        contested: set[str] = set()  # keys offered to several articles
+        pivots = set(pointing[0]) | set(pointing[1])
+        for _round in range(len(nav) + 1):  # each round settles ≥ 1 article
+            offers: dict[str, dict[str, str]] = {}  # article → {key: text}
+            for pivot in sorted(pivots):
+                texts = nav.get(pivot, (None, None))
+                # side 0: sources' "<<:" name the pivot, so the pivot's ">>:" names the source.
+                for side, other_line in ((0, texts[1]), (1, texts[0])):
+                    sources = pointing[side].get(pivot, ())
+                    if len(sources) != 1 or not other_line:
+                        continue
+                    (source,) = sources
+                    text, key = other_line
+                    if key and key in waiting and key not in contested and source not in settled:
+                        offers.setdefault(source, {}).setdefault(key, text)
+            claims: dict[str, list[str]] = {}
+            for article, keys in offers.items():
+                if len(keys) > 1:
+                    settled.add(article)  # two different titles offered: believe neither
+                    continue
+                claims.setdefault(next(iter(keys)), []).append(article)
+            pivots = set()
+            for key, articles in sorted(claims.items()):
+                if len(articles) > 1:
+                    contested.add(key)
+                    continue
+                (article,) = articles
+                settled.add(article)
+                self._owners[key] = (article,)
+                for source, side in waiting.pop(key):
+                    if source != article:
+                        pointing[side].setdefault(article, set()).add(source)
+                pivots.add(article)
+            if not pivots:
+                break
+
+    def _display_titles(
+        self,
+        nav: dict[str, tuple[_NavLine | None, _NavLine | None]],
+        base: dict[str, tuple[str, str]],
+        headed: set[str],
+    ) -> dict[str, tuple[str, str]]:
+        """Heading > the nav text neighbours use for an article > filename > body.
+
+        When neighbours name an article with different texts, the most common
+        text wins, then the one used by the neighbour whose id sorts first.
+        """
+        named: dict[str, dict[str, list]] = {}  # target → text → [count, first source]
+        for source in sorted(nav):
+            for line in nav[source]:
+                if not line:
+                    continue
+                text, key = line
+                targets = self._owners.get(key, ()) if key else ()
+                if len(targets) != 1 or targets[0] == source or targets[0] in headed:
+                    continue
+                entry = named.setdefault(targets[0], {}).setdefault(text, [0, source])
+                entry[0] += 1
+        titles = dict(base)
+        for target, texts in named.items():
+            best = min(texts.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))
+            titles[target] = (best[0], TITLE_FROM_NAV)
+        return titles
+
+
+def resolve_all(articles: Iterable[Article]) -> tuple[LinkResolver, dict[str, list[Link]]]:
+    """Resolve every article's links at once: a convenience for small KBs and tests."""
+    articles = list(articles)
+    resolver = LinkResolver(ArticleKeys.from_article(a) for a in articles)
+    links = {a.id: resolver.resolve(a.id, a.prev, a.next, a.teasers) for a in articles}
+    return resolver, links
+
+
+def backlinks(
+    links: Mapping[str, Sequence[Link]] | Iterable[tuple[str, Sequence[Link]]],
+) -> dict[str, list[tuple[str, str]]]:
+    """target id → [(source id, kind)] from resolved links, without self links.
+
+    Each (source, kind) appears once per target, sorted by source id then
+    kind (prev, next, related).  Accepts a mapping or a stream of pairs.
+    """
+    pairs = links.items() if isinstance(links, Mapping) else links
+    found: dict[str, set[tuple[str, int]]] = {}
+    for source, source_links in pairs:
+        for link in source_links:
+            if link.status == RESOLVED and link.targets[0] != source:
+                found.setdefault(link.targets[0], set()).add((source, KIND_ORDER[link.kind]))
+    kinds = sorted(KIND_ORDER, key=KIND_ORDER.__getitem__)
+    return {
+        target: [(source, kinds[order]) for source, order in sorted(entries)]
+        for target, entries in found.items()
+    }
+
+
+_GLOB_CHARS = "*[]"
+_REF_HINT = "`healthkb list` shows every id and title; `healthkb search WORDS` finds articles by content"
+
+
+def resolve_ref(ref: str, entries: Sequence[tuple[str, str]]) -> str:
+    """The article id a command-line REF names (SPEC §3).
+
+    A REF is an id (a trailing ``.txt`` is tolerated), a title, or a unique
+    prefix of either.  An exact id wins; then an id equal up to case or a
+    title with the same match key; then prefixes (case-insensitive for ids,
+    by match key for titles).  A REF holding ``*``, ``[`` or ``]`` must be an
+    exact id: patterns are not expanded.  Nothing is ever read from disk: a
+    path such as ``../../etc/passwd`` is just a string that names no article.
+    """
+    wanted = sanitize_line(ref or "")
+    if not wanted:
+        raise BadInputError("empty article reference", hint="give an id or a title")
+    titles = dict(entries)
+    for candidate in (ref, ref.strip(), wanted, wanted.removesuffix(".txt")):
+        if candidate in titles:
+            return candidate
+
+    if any(char in wanted for char in _GLOB_CHARS):
+        # Not expanded, and not loosely matched either: normalising "sleep/*"
+        # would leave "sleep" and quietly open some article titled "Sleep".
+        raise NotFoundError(f"no article has the id '{wanted}'", hint="patterns are not expanded; " + _REF_HINT)
+    folded, key = wanted.removesuffix(".txt").casefold(), match_key(wanted)
+    title_keys = {article_id: match_key(title) for article_id, title in titles.items()}
+    exact = {i for i in titles if i.casefold() == folded}
+    exact |= {i for i, k in title_keys.items() if key and k == key}
+    found = exact
+    if not found:
+        found = {i for i in titles if i.casefold().startswith(folded)}
+        found |= {i for i, k in title_keys.items() if key and k.startswith(key)}
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        raise AmbiguousRefError(wanted, [(i, titles[i]) for i in sorted(found)])
+    raise NotFoundError(f"no article matches '{wanted}'", hint=_REF_HINT)
