@@ -8,13 +8,9 @@ shipped inside the package.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from healthkb.corpus import STATE_DIR_NAME
@@ -114,6 +110,8 @@ def starter_articles() -> list[tuple[str, bytes]]:
             elif child.name.endswith(".txt"):
                 found.append((rel, child.read_bytes()))
 
+    from importlib import resources
+
     walk(resources.files("healthkb.starter"), "")
     return found
 
@@ -163,29 +161,30 @@ def state_dir(kb: KB) -> tuple[Path, bool]:
     preferred = kb.marker_dir
     if _writable_dir(preferred) or (not preferred.exists() and _writable_dir(kb.root)):
         return preferred, False
+    import hashlib
+
     key = hashlib.sha256(os.fsencode(kb.root)).hexdigest()[:16]  # fsencode: any path bytes
     return user_cache_dir() / "indexes" / f"{kb.root.name or 'root'}-{key}", True
 
 
 def _writable_dir(path: Path) -> bool:
-    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        return False
-    # access() says yes to root on a read-only mount: try for real.
-    try:
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            return True
-    except OSError:
-        return False
+    # access() checks permissions and read-only mounts (EROFS) without the
+    # cost of creating a probe file on every command.
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
 def copy_into_kb(source: Path, target: Path) -> None:
     """Copy one file into the KB atomically (write to a temp name, rename)."""
+    import shutil
+
     _write_atomically(target, lambda tmp: shutil.copyfile(source, tmp), prefix=".add-")
 
 
 def _write_atomically(target: Path, write: Callable[[str], object], *, prefix: str) -> None:
     """Let ``write`` fill a temporary file beside ``target``, then rename it
     into place; on any failure the temporary file is removed."""
+    import tempfile
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
     os.close(fd)

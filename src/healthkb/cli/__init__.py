@@ -19,8 +19,32 @@ from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command name → module that defines it.  Modules are imported only when their
+# command runs (or for --help), so `healthkb search` does not pay for tabulate,
+# the index writer or the reader.
+LAZY_COMMANDS = {
+    "search": "search_cmds", "similar": "search_cmds",
+    "show": "browse", "list": "browse",
+    "links": "links_cmds", "check": "links_cmds", "export": "links_cmds", "graph": "links_cmds", "read": "links_cmds",
+    "init": "maintain", "add": "maintain", "reindex": "maintain", "stats": "maintain",
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in LAZY_COMMANDS if self.get_command(ctx, name) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module_name = LAZY_COMMANDS.get(name)
+        if module_name is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"healthkb.cli.{module_name}")
+        return next((c for c in module.COMMANDS if c.name == name), None)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option("--kb", "kb_path", metavar="DIR", help="Knowledge base folder (default: $HEALTHKB_KB, a folder with .healthkb/ above, or your own KB).")
 @click.version_option(__version__, "-V", "--version", prog_name="healthkb", message="%(prog)s %(version)s")
 @click.pass_context
@@ -31,17 +55,6 @@ def cli(click_ctx: click.Context, kb_path: str | None) -> None:
     information, not medical advice.
     """
     click_ctx.obj = Context(kb_path)
-
-
-def _register() -> None:
-    from healthkb.cli import browse, links_cmds, maintain, search_cmds
-
-    for module in (search_cmds, browse, links_cmds, maintain):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

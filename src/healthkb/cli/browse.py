@@ -75,7 +75,7 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
 @click.option("--width", type=int, help="Wrap the body to this many columns.")
 @pass_ctx
 def show(ctx, ref: str, raw: bool, as_json: bool, no_pager: bool, width: int | None) -> None:
-    """Show an article: title, body and its links (REF: id, title or a unique prefix)."""
+    """Show an article with its links (REF: id, title or prefix)."""
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
         if raw:

@@ -84,7 +84,7 @@ def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_ctx
 def reindex(ctx, full: bool, as_json: bool) -> None:
-    """Bring the index up to date (or rebuild it) and summarise what changed."""
+    """Update (or rebuild) the index and summarise the changes."""
     from healthkb.index.api import reindex as run_reindex
 
     report = run_reindex(ctx.kb, full=full, progress=progress_printer())
@@ -106,7 +106,7 @@ def reindex(ctx, full: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_ctx
 def stats(ctx, as_json: bool) -> None:
-    """Counts and sizes: articles, words, links, skipped files, the index."""
+    """Counts and sizes of the KB and its index."""
     from healthkb.index.api import stats as collect, updated_ago
 
     with ctx.open_index() as ix:

@@ -35,7 +35,7 @@ def _hit_json(hit) -> dict:
 @click.option("--explain", is_flag=True, help="Show why each hit ranked where it did.")
 @pass_ctx
 def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, explain: bool) -> None:
-    """Search the articles (Whoosh syntax: AND by default, "phrases", title:word, wild*).
+    """Search the articles (AND by default, "phrases", title:, wild*).
 
     \b
     Examples:

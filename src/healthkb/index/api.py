@@ -14,14 +14,17 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from healthkb.corpus import UndecodableError, folder_mtimes, read_file
 from healthkb.article import parse_article
 from healthkb.errors import LockTimeoutError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import IndexPaths, dir_size, index_paths, open_catalog_for_read
-from healthkb.index.update import Progress, UpdateReport, update_index
 from healthkb.kb import KB
+
+if TYPE_CHECKING:
+    from healthkb.index.update import Progress, UpdateReport
 from healthkb.links import Link, resolve_ref
 from healthkb.text import match_key
 
@@ -59,6 +62,8 @@ class KBIndex:
             try:
                 self._searcher = Searcher(self.paths, self.catalog)
             except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
+                from healthkb.index.update import update_index
+
                 self.notices.append("the search index could not be opened; rebuilding it")
                 self.catalog.close()
                 self.report = update_index(self.paths, full=True)
@@ -134,18 +139,20 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     """Open ``kb``'s index, building or updating it first when needed."""
     paths = index_paths(kb)
     catalog = open_catalog_for_read(paths)
+    if catalog is not None and not (refresh and _is_stale(paths, catalog)):
+        return KBIndex(paths, catalog, list(paths.notices))
+    from healthkb.index.update import update_index  # only when there is work to do
+
     report = None
     notices: list[str] = []
     if catalog is None:
         report = update_index(paths, progress=progress)
-    elif refresh and _is_stale(paths, catalog):
+    else:
         catalog.close()
         try:
             report = update_index(paths, progress=progress, timeout=0)
         except LockTimeoutError:
             notices.append("another healthkb is updating the index; showing the last complete index")
-    else:
-        return KBIndex(paths, catalog, list(paths.notices))
     if report is not None:
         notices = list(report.notices) + notices
     catalog = open_catalog_for_read(paths)
@@ -157,6 +164,8 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
 
 
 def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None) -> UpdateReport:
+    from healthkb.index.update import update_index
+
     return update_index(index_paths(kb), full=full, progress=progress)
 
 
