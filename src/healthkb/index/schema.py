@@ -10,8 +10,10 @@ the same object serves queries and highlighting, so they always agree.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from whoosh import fields
+from whoosh import fields, formats
+from whoosh.system import pack_uint
 from whoosh.analysis import STOP_WORDS, Token, Tokenizer
 from whoosh.lang.porter import stem as porter_stem
 from whoosh.support.charset import accent_map
@@ -50,8 +52,24 @@ class HealthTokenizer(Tokenizer):
         self.__init__(**state)
 
     def terms(self, value: str) -> list[str]:
-        """The terms of ``value`` as the index sees them (for tests and tools)."""
-        return [t.text for t in self(value)]
+        """The terms of ``value`` in order, exactly as ``__call__`` yields them.
+
+        The indexing fast path: one C-level ``findall`` and a list
+        comprehension instead of a generator of Token objects.
+        """
+        text = fold_for_index(value)
+        if len(text) != len(value):  # folding changed lengths: take the careful path
+            return [t.text for t in self(value)]
+        stops, cache, minsize = self._stops, self._cache, self.minsize
+        words = [w for w in WORD_PATTERN.findall(text) if len(w) >= minsize and w not in stops]
+        if not self.stem:
+            return words
+        if len(cache) > 100_000:
+            cache.clear()
+        missing = {w for w in words if w not in cache}
+        for word in missing:
+            cache[word] = porter_stem(word)
+        return [cache[w] for w in words]
 
     def __call__(  # noqa: PLR0913 - Whoosh's analyzer protocol
         self,
@@ -114,13 +132,45 @@ class HealthTokenizer(Tokenizer):
             yield token
 
 
+class HealthText(fields.TEXT):
+    """A TEXT field whose indexing skips Whoosh's per-token machinery.
+
+    ``index()`` returns the same (term, frequency, weight, encoded value)
+    tuples as ``TEXT.index`` with our tokenizer would (a test checks they
+    agree), computed from :meth:`HealthTokenizer.terms` in one pass.
+    """
+
+    def index(self, value, **kwargs):
+        analyzer = self.analyzer
+        if not isinstance(value, str) or not isinstance(analyzer, HealthTokenizer):
+            yield from super().index(value, **kwargs)
+            return
+        terms = analyzer.terms(value)
+        boost = self.format.field_boost
+        if type(self.format) is formats.Positions:
+            encode = self.format.encode
+            positions: dict[str, list[int]] = {}
+            for position, term in enumerate(terms):
+                if term in positions:
+                    positions[term].append(position)
+                else:
+                    positions[term] = [position]
+            for term, where in positions.items():
+                yield term.encode("utf-8"), len(where), len(where) * boost, encode(where)
+        elif type(self.format) is formats.Frequency:
+            for term, count in Counter(terms).items():
+                yield term.encode("utf-8"), count, count * boost, pack_uint(count)
+        else:
+            yield from super().index(value, **kwargs)
+
+
 def build_schema() -> fields.Schema:
     """id (unique, stored); title and body (stemmed, positions for phrases);
     footer (nav and teaser texts, no positions, low weight)."""
     analyzer = HealthTokenizer()
     return fields.Schema(
         id=fields.ID(unique=True, stored=True),
-        title=fields.TEXT(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST),
-        body=fields.TEXT(analyzer=analyzer, phrase=True),
-        footer=fields.TEXT(analyzer=analyzer, phrase=False, field_boost=FOOTER_BOOST),
+        title=HealthText(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST),
+        body=HealthText(analyzer=analyzer, phrase=True),
+        footer=HealthText(analyzer=analyzer, phrase=False, field_boost=FOOTER_BOOST),
     )
