@@ -1,0 +1,42 @@
+"""The index's fast term path must produce exactly Whoosh's own postings."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from whoosh import fields
+
+from healthkb.index.schema import HealthTokenizer, build_schema
+
+WORDS = st.sampled_from(
+    ["lumbar", "Backwards", "herniation", "the", "AND", "café", "Crème", "naïve", "ﬁle", "Ærø",
+     "a.b.c", "x", "12", "über", "İstanbul", "ß", "walking", "spine,", "—", "e.g.", "日本語", "Ĳssel"]
+)
+TEXTS = st.one_of(
+    st.text(max_size=300),
+    st.lists(WORDS, max_size=60).map(" ".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_fast_index_matches_whoosh_text_index(text):
+    schema = build_schema()
+    for name in ("title", "body", "footer"):
+        field = schema[name]
+        assert sorted(field.index(text)) == sorted(fields.TEXT.index(field, text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_terms_match_the_tokenizer(text):
+    tokenizer = HealthTokenizer()
+    assert tokenizer.terms(text) == [t.text for t in tokenizer(text)]
+
+
+def test_stemming_and_folding_examples():
+    terms = HealthTokenizer().terms
+    assert terms("backward") == terms("backwards")
+    assert terms("herniated") == terms("herniation")
+    assert terms("cafe") == terms("café")
+    assert terms("the and of") == []
