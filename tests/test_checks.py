@@ -165,3 +165,10 @@ def test_acceptance_kb_reports_exactly_its_problems(seed_text):
     _, articles = acceptance_kb(seed_text, neighbour_next="Hair loss")
     one_way = [p for p in kb_problems(articles) if p.kind == "one_way_nav"]
     assert [p.id for p in one_way] == [SEED_ID, PREV_ID]
+
+
+def test_a_large_group_of_duplicate_titles_names_five_others_and_counts_the_rest():
+    titles = [(f"notes/{n}", "Introduction") for n in range(8)]
+    problems = global_problems(titles, [])
+    assert len(problems) == 8
+    assert problems[2].detail == 'title "Introduction" is also the title of notes/0, notes/1, notes/3, notes/4, notes/5 and 2 more'

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import healthkb.links as links_module
 from healthkb.article import parse_article
 from healthkb.errors import AmbiguousRefError, BadInputError, NotFoundError
 from healthkb.links import (
@@ -289,6 +290,17 @@ def test_teaser_pointing_at_its_own_article_is_kept_as_a_self_link():
     article = make("c/npc", body=CARCINOMA, teasers=[CARCINOMA[:49]])
     _, links = resolve(article)
     assert link_of(links["c/npc"], "related", 1).targets == ("c/npc",)
+
+
+def test_repeated_teasers_give_the_same_answer_and_the_memo_stays_bounded(monkeypatch):
+    monkeypatch.setattr(links_module, "TEASER_CACHE_SIZE", 2)
+    bodies = [f"Opening number {n} of a rather ordinary article." for n in range(5)]
+    resolver = LinkResolver(ArticleKeys.from_article(make(f"a/{n}", body=b)) for n, b in enumerate(bodies))
+    first = [resolver.resolve_teaser(1, body[:30]) for body in bodies]
+    again = [resolver.resolve_teaser(1, body[:30]) for body in reversed(bodies)]
+    assert [link.targets for link in first] == [(f"a/{n}",) for n in range(5)]
+    assert again == first[::-1]
+    assert len(resolver._teaser_cache) <= 2
 
 
 def test_resolve_orders_prev_next_then_teasers_numbered_from_one():

@@ -107,7 +107,7 @@ def article_problems(
     if body_words == 0:
         add(EMPTY_BODY, "the article has no body text")
     for link in links:
-        if link.kind == RELATED and is_weak_teaser(link.text):
+        if link.status == MISSING and link.kind == RELATED and is_weak_teaser(link.text):
             add(
                 WEAK_TEASER,
                 f"{describe_link(link)} is too short to match an article "
@@ -138,9 +138,13 @@ def _duplicate_titles(titles: Iterable[tuple[str, str]]) -> list[Problem]:
     for group in by_key.values():
         if len(group) < 2:
             continue
+        group.sort()
         for article_id, title in group:
-            others = sorted(other for other, _ in group if other != article_id)
-            detail = f'title "{shorten(title, _TEXT_WIDTH)}" is also the title of {_id_list(others)}'
+            # Name a few others; sorting once per group keeps a huge group linear.
+            named = [other for other, _ in group[: _MAX_LISTED + 1] if other != article_id][:_MAX_LISTED]
+            more = len(group) - 1 - len(named)
+            listed = ", ".join(named) + (f" and {more} more" if more > 0 else "")
+            detail = f'title "{shorten(title, _TEXT_WIDTH)}" is also the title of {listed}'
             problems.append(Problem(DUPLICATE_TITLE, article_id, detail))
     return problems
 

@@ -19,6 +19,8 @@ Decisions worth knowing:
 - Teasers and openings are compared on their first :data:`KEY_PREFIX_LIMIT`
   key characters, so a teaser longer than what we keep of a body can still
   match it, and the resolver's memory stays small.
+- The same teaser text recurs in many footers, so a resolver remembers up to
+  :data:`TEASER_CACHE_SIZE` recent teaser answers.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from healthkb.text import match_key, sanitize_line, title_from_filename
 OPENING_CHARS = 160  # how much of a body's start is kept, as match_key(body[:OPENING_CHARS])
 KEY_PREFIX_LIMIT = 64  # key characters compared between a teaser and an opening
 MIN_TEASER_KEY = 10  # a shorter teaser key would match too many articles by chance
+TEASER_CACHE_SIZE = 50_000  # teaser texts whose answer a resolver remembers
 
 PREV, NEXT, RELATED = "prev", "next", "related"
 RESOLVED, AMBIGUOUS, MISSING = "resolved", "ambiguous", "missing"
@@ -156,6 +159,7 @@ class LinkResolver:
         openings.sort()
         self._opening_keys = [key for key, _ in openings]
         self._opening_ids = [article_id for _, article_id in openings]
+        self._teaser_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     # -- lookups ---------------------------------------------------------
 
@@ -205,8 +209,17 @@ class LinkResolver:
 
     def resolve_teaser(self, ordinal: int, text: str) -> Link:
         """The ``related`` link for teaser number ``ordinal`` (1-based)."""
-        clean = clean_text(text)
-        targets = self._teaser_targets(clean)
+        # Many footers quote the same popular articles, so the same teaser
+        # text comes back again and again: remember recent answers.
+        cache = self._teaser_cache
+        answer = cache.get(text)
+        if answer is None:
+            clean = clean_text(text)
+            answer = (clean, self._teaser_targets(clean))
+            if len(cache) >= TEASER_CACHE_SIZE:
+                cache.clear()  # crude, but bounded and never wrong
+            cache[text] = answer
+        clean, targets = answer
         return Link(RELATED, ordinal, clean, _status(targets), targets)
 
     def resolve(
