@@ -54,10 +54,17 @@ def cli(click_ctx: click.Context, kb_path: str | None) -> None:
     Search, read and cross-link plain-text health articles. General health
     information, not medical advice.
     """
-    click_ctx.obj = Context(kb_path)
+    click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _is_damaged_catalog(exc: Exception) -> bool:
+    # Exactly DatabaseError ("database disk image is malformed", "file is not
+    # a database"), not its subclasses such as OperationalError (locked, busy).
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and type(exc) is sqlite3.DatabaseError
+
+
+def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     """Entry point: run the CLI and turn every failure into a message and exit code."""
     debug = bool(os.environ.get("HEALTHKB_DEBUG"))
     try:
@@ -88,6 +95,18 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if debug:
             raise
+        # The catalog opened fine but a page of it is damaged: a reading
+        # command found out half-way.  Rebuild the index and run it once more.
+        if not retried and _is_damaged_catalog(exc):
+            from healthkb.cli.common import rebuild_damaged_index
+
+            try:
+                rebuilt = rebuild_damaged_index()
+            except HealthKBError as error:
+                click.echo(f"healthkb: {error.message}", err=True)
+                sys.exit(error.exit_code)
+            if rebuilt:
+                main(argv, retried=True)
         click.echo(f"healthkb: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with HEALTHKB_DEBUG=1 to see the traceback", err=True)
         sys.exit(1)

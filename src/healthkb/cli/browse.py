@@ -72,7 +72,7 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
 @click.option("--raw", is_flag=True, help="Print the article's text as stored (control characters removed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--no-pager", is_flag=True, help="Never page the output.")
-@click.option("--width", type=int, help="Wrap the body to this many columns.")
+@click.option("--width", type=click.IntRange(min=20), metavar="N", help="Wrap the body to N columns (20 or more).")
 @pass_ctx
 def show(ctx, ref: str, raw: bool, as_json: bool, no_pager: bool, width: int | None) -> None:
     """Show an article with its links (REF: id, title or prefix)."""

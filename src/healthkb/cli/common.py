@@ -14,12 +14,21 @@ from healthkb.kb import KB, resolve_kb
 MAX_TEXT_WIDTH = 100
 
 
+# Commands that only read the index: after a damaged catalog is rebuilt they
+# can simply run again (see cli.main).
+READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "export", "graph", "stats"})
+
+
 class Context:
     """Per-invocation state: the --kb option and the KB once resolved."""
 
-    def __init__(self, kb_path: str | None) -> None:
+    current: "Context | None" = None  # the invocation running in this process
+
+    def __init__(self, kb_path: str | None, command: str | None = None) -> None:
         self.kb_path = kb_path
+        self.command = command
         self._kb: KB | None = None
+        Context.current = self
 
     @property
     def kb(self) -> KB:
@@ -33,9 +42,28 @@ class Context:
         from healthkb.index.api import open_index
 
         ix = open_index(self.kb, progress=progress_printer())
-        for message in ix.notices:
-            notice(message)
+        show_notices(ix)
         return ix
+
+
+def rebuild_damaged_index() -> bool:
+    """After a reading command hit a damaged catalog: rebuild the index of its
+    KB and return True when the command can be run again."""
+    ctx = Context.current
+    if ctx is None or ctx._kb is None or ctx.command not in READING_COMMANDS:
+        return False
+    from healthkb.index.api import reindex
+
+    report = reindex(ctx._kb, full=True)
+    for message in report.notices or ["the index was damaged; rebuilt it"]:
+        notice(message)
+    return True
+
+
+def show_notices(ix) -> None:
+    """Print the index's notices not shown yet (a rebuild may add some later)."""
+    for message in ix.take_notices():
+        notice(message)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -62,7 +90,8 @@ def terminal_width(override: int | None = None) -> int:
 
 
 def text_width(override: int | None = None) -> int:
-    return min(terminal_width(override), MAX_TEXT_WIDTH) if not override else override
+    # An explicit width is the user's choice (validated); the terminal's is capped for readability.
+    return terminal_width(override) if override is not None else min(terminal_width(), MAX_TEXT_WIDTH)
 
 
 def progress_printer():

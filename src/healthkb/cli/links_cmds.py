@@ -1,3 +1,399 @@
-"""`links`, `check`, `export`, `graph` and `read` (being written)."""
+"""`links`, `check`, `export`, `graph` and `read`: the cross-link commands.
 
-COMMANDS: list = []
+Thin shells over the index (:mod:`healthkb.index.api`), the export and graph
+formats (:mod:`healthkb.exporting`) and the reader (:mod:`healthkb.reader`).
+LINK objects come from ``browse.link_json``/``links_payload`` so that
+`show`, `links`, `export` and `read` describe a link in exactly the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from collections import Counter
+
+import click
+
+from healthkb.cli.browse import links_payload, see_also
+from healthkb.cli.common import emit, pass_ctx, stdout_is_terminal, terminal_width, text_width, use_color
+from healthkb.errors import NotFoundError
+from healthkb.exporting import (
+    DEFAULT_INDEX_NAME,
+    EXPORT_FORMATS,
+    GRAPH_FORMATS,
+    bulk_lines,
+    dot_lines,
+    edges_of,
+    graph_json_lines,
+    jsonl_lines,
+    write_atomic,
+    write_lines,
+)
+from healthkb.reader import Page, Reader
+from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, fit, table, to_json, wrap
+
+TABLE_MAX_WIDTH = 160  # tables never grow wider than this, however wide the terminal
+MIN_TEXT_COLUMN = 24  # below this, a link table puts targets on their own lines
+MIN_DETAIL_COLUMN = 30  # `check` wraps details only when at least this much room is left
+
+
+def _bold(text: str, color: bool) -> str:
+    return f"{BOLD}{text}{RESET}" if color else text
+
+
+def _backlinks_json(backlinks) -> list[dict]:
+    return [{"id": i, "title": t, "kind": k} for i, t, k in backlinks]
+
+
+# -- links -------------------------------------------------------------------------
+
+
+def _link_rows(payload: dict) -> list[tuple[str, str, str, str, list[str]]]:
+    """(kind, number, status, text, target ids) for every outgoing link."""
+    rows = []
+    for key in ("prev", "next"):
+        link = payload[key]
+        if link:
+            rows.append((key, "", link["status"], link["text"], list(link["candidates"])))
+    for number, link in enumerate(payload["related"], 1):
+        rows.append(("related", str(number), link["status"], link["text"].rstrip() + "…", list(link["candidates"])))
+    return rows
+
+
+def _link_table(payload: dict, width: int) -> str:
+    """One row per link when the text still gets a useful column at ``width``;
+    otherwise the target ids go on lines of their own under the text, so
+    that ids (meant to be copied) are never cut."""
+    rows = _link_rows(payload)
+    targets = [", ".join(ids) if ids else "—" for *_, ids in rows]
+    number_w = max(len("#"), *(len(r[1]) for r in rows))
+    fixed = len("related") + number_w + len("ambiguous") + max(len("target"), *map(len, targets)) + 4 * 2
+    room = width - fixed
+    if room >= MIN_TEXT_COLUMN:
+        text_w = min(room, max(len(r[3]) for r in rows))
+        cells = [(k, n, s, fit(t, text_w), target) for (k, n, s, t, _), target in zip(rows, targets)]
+        return table(cells, ["kind", "#", "status", "text", "target"])
+    text_w = max(MIN_TEXT_COLUMN, width - (len("related") + number_w + len("ambiguous") + 3 * 2))
+    cells = []
+    for kind, number, status, text, ids in rows:
+        cells.append((kind, number, status, fit(text, text_w)))
+        cells.extend(("", "", "", f"{'→' if n == 0 else 'or'} {target}") for n, target in enumerate(ids))
+    return table(cells, ["kind", "#", "status", "text → target"])
+
+
+def _backlink_lines(backlinks, width: int) -> list[str]:
+    """"Linked from N articles" and a table: one row per linking article,
+    its link kinds joined (an article may link here as next and as related)."""
+    kinds: dict[str, list[str]] = {}
+    titles: dict[str, str] = {}
+    for source, title, kind in backlinks:
+        kinds.setdefault(source, []).append(kind)
+        titles[source] = title
+    if not kinds:
+        return ["No article links here."]
+    lines = [f"Linked from {len(kinds)} article{'' if len(kinds) == 1 else 's'}:"]
+    rows = [(source, ", ".join(kinds[source]), titles[source]) for source in sorted(kinds)]
+    kind_w = max(len("kind"), *(len(k) for _s, k, _t in rows))
+    id_w = max(len(s) for s, _k, _t in rows)
+    room = width - id_w - kind_w - 2 * 2
+    if room >= MIN_TEXT_COLUMN:
+        lines.append(table([(s, k, fit(t, room)) for s, k, t in rows], ["id", "kind", "title"]))
+    else:
+        text_w = max(MIN_TEXT_COLUMN, width - kind_w - 2)
+        cells = []
+        for source, kind, title in rows:
+            cells += [(kind, fit(title, text_w)), ("", f"← {source}")]
+        lines.append(table(cells, ["kind", "from"]))
+    return lines
+
+
+def _links_text(row, payload: dict, backlinks, width: int, color: bool) -> str:
+    rows = _link_rows(payload)
+    counts = Counter(status for _k, _n, status, _t, _ids in rows)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("resolved", "ambiguous", "missing") if counts[s])
+    noun = "link" if len(rows) == 1 else "links"
+    lines = [_bold(fit(row.title, width), color), f"{row.id} · {len(rows)} outgoing {noun}" + (f": {summary}" if rows else ""), ""]
+    lines.append(_link_table(payload, width) if rows else "(no footer links: no <<:, >>: or teaser lines)")
+    lines.append("")
+    lines.extend(_backlink_lines(backlinks, width))
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def links(ctx, ref: str, as_json: bool) -> None:
+    """Links of REF (prev, next, related) with their status, and its backlinks.
+
+    Each link is resolved (one target), ambiguous (its candidates are
+    listed) or missing (not in this knowledge base).
+
+    \b
+    Examples:
+      healthkb links 000_ec7fe29246c6fc0e
+      healthkb links "hip effusion" --json | jq '.related[] | select(.status != "resolved")'
+    """
+    with ctx.open_index() as ix:
+        row = ix.resolve(ref)
+        payload = links_payload(ix, row)
+        backlinks = ix.backlinks(row)
+    if as_json:
+        emit(to_json({"id": row.id, "title": row.title, **payload, "backlinks": _backlinks_json(backlinks)}))
+    else:
+        emit(_links_text(row, payload, backlinks, min(terminal_width(), TABLE_MAX_WIDTH), use_color()))
+
+
+# -- check -------------------------------------------------------------------------
+
+
+def _problem_rows(problems, width: int | None) -> list[tuple[str, str, str]]:
+    """Table rows; with ``width``, long details wrap onto continuation rows."""
+    rows = [(p.kind, p.id, p.detail) for p in problems]
+    if width is None:
+        return rows
+    room = width - max(len("kind"), *(len(k) for k, _i, _d in rows)) - max(len("article"), *(len(i) for _k, i, _d in rows)) - 4
+    if room < MIN_DETAIL_COLUMN:
+        return rows
+    wrapped = []
+    for kind, article_id, detail in rows:
+        parts = textwrap.wrap(detail, room, break_long_words=False, break_on_hyphens=False) or [""]
+        wrapped.append((kind, article_id, parts[0]))
+        wrapped.extend(("", "", part) for part in parts[1:])
+    return wrapped
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def check(ctx, as_json: bool) -> None:
+    """Report link and file problems; exit 1 if there are any, 0 if none.
+
+    Kinds: missing_prev, missing_next, missing_related, ambiguous_link,
+    one_way_nav (A's >>: leads to B but B's <<: does not lead back), self_link,
+    weak_teaser (too short to match), duplicate_title, empty_body, encoding
+    (not UTF-8, read as cp1252) and skipped (files that are not articles).
+
+    \b
+    Examples:
+      healthkb check
+      healthkb check --json | jq -r '.problems[] | select(.kind == "missing_next") | .id'
+    """
+    from healthkb.index.api import all_problems
+
+    with ctx.open_index() as ix:
+        problems = all_problems(ix)
+        articles = ix.catalog.count()
+    if as_json:
+        emit(to_json({"problems": [{"kind": p.kind, "id": p.id, "detail": p.detail} for p in problems]}))
+    elif problems:
+        # Wrapped on a terminal; one line per problem when piped, for grep.
+        width = min(terminal_width(), TABLE_MAX_WIDTH) if stdout_is_terminal() else None
+        emit(table(_problem_rows(problems, width), ["kind", "article", "detail"]))
+        by_kind = Counter(p.kind for p in problems)
+        detail = ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items(), key=lambda item: (-item[1], item[0])))
+        click.echo(f"{len(problems):,} problem{'' if len(problems) == 1 else 's'} ({detail})", err=True)
+    else:
+        click.echo(f"no problems in {articles:,} article{'' if articles == 1 else 's'}", err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+# -- export and graph --------------------------------------------------------------
+
+
+def _write(lines, output: str | None) -> int:
+    if output and output != "-":
+        return write_atomic(output, lines)
+    count = write_lines(sys.stdout, lines)
+    sys.stdout.flush()
+    return count
+
+
+def _export_records(ix, skipped: list[str]):
+    """One record per article, streamed from the catalog; files that vanished
+    since indexing are left out and their ids collected in ``skipped``."""
+    for row in ix.catalog.iter_articles():
+        body = ix.body(row)
+        if body is None:
+            skipped.append(row.id)
+            continue
+        yield {
+            "id": row.id, "title": row.title, "path": row.path, "body": body,
+            **links_payload(ix, row),
+            "sha256": row.sha256, "words": row.words,
+        }
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True,
+              help="jsonl: one article per line; bulk: _bulk action and document line pairs.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (replaced only once complete) instead of stdout.")
+@click.option("--index-name", default=DEFAULT_INDEX_NAME, show_default=True, metavar="NAME",
+              help="The _index named in --format bulk action lines.")
+@pass_ctx
+def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
+    """Export every article as JSON lines, e.g. for a search server.
+
+    Each article is one object: {schema, id, title, path, body, prev, next,
+    related, sha256, words}, where prev/next/related are LINK objects as in
+    `links --json` ({kind, text, status, id, title, candidates}) and path is
+    relative to the KB.  --format bulk writes what the OpenSearch or
+    Elasticsearch _bulk API takes: an {"index": {"_index", "_id"}} action line
+    before each article, the article id as _id (so loading again replaces
+    documents). Articles are streamed, never all held in memory.
+
+    \b
+    Examples:
+      healthkb export > kb.jsonl
+      healthkb export --format bulk -o kb.ndjson
+      curl -H 'Content-Type: application/x-ndjson' -XPOST \\
+           'localhost:9200/_bulk' --data-binary @kb.ndjson
+    """
+    started = time.perf_counter()
+    skipped: list[str] = []
+    with ctx.open_index() as ix:
+        records = _export_records(ix, skipped)
+        lines = bulk_lines(records, index_name) if fmt == "bulk" else jsonl_lines(records)
+        count = _write(lines, output)
+    articles = count // 2 if fmt == "bulk" else count
+    where = f" to {output}" if output and output != "-" else ""
+    click.echo(f"exported {articles:,} article{'' if articles == 1 else 's'}{where} ({time.perf_counter() - started:.2f} s)", err=True)
+    if skipped:
+        click.echo(f"left out {len(skipped)} whose file is gone (run `healthkb reindex`): {', '.join(skipped[:5])}", err=True)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="dot", show_default=True,
+              help="dot: Graphviz; json: {schema, nodes, edges}.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (replaced only once complete) instead of stdout.")
+@click.option("--missing", is_flag=True, help="Include links whose target is not in the KB.")
+@pass_ctx
+def graph(ctx, fmt: str, output: str | None, missing: bool) -> None:
+    """The cross-link graph: articles as nodes, links as edges.
+
+    Nodes are {id, title}; edges {source, target, kind, status, text}, one per
+    resolved link and one per candidate of an ambiguous link.  Links to
+    articles not in the KB are left out unless --missing: then a JSON edge
+    has "target": null, and DOT draws a dashed edge to a grey placeholder
+    (one per distinct missing article).  In DOT, nav links (prev/next) are
+    dark and solid, related links grey, ambiguous ones dotted.
+
+    \b
+    Examples:
+      healthkb graph | dot -Tsvg > kb.svg
+      healthkb graph --format json -o graph.json
+    """
+    with ctx.open_index() as ix:
+        nodes = ((row.id, row.title) for row in ix.catalog.iter_articles())
+        edges = (edge for row in ix.catalog.iter_articles() for edge in edges_of(row.id, ix.links(row), missing=missing))
+        lines = dot_lines(nodes, edges) if fmt == "dot" else graph_json_lines(nodes, edges)
+        _write(lines, output)
+    if output and output != "-":
+        click.echo(f"wrote the graph to {output}", err=True)
+
+
+# -- read --------------------------------------------------------------------------
+
+
+class IndexLibrary:
+    """The reader's :class:`~healthkb.reader.Library` over an open index."""
+
+    def __init__(self, ix, width: int, color: bool) -> None:
+        self.ix = ix
+        self.width = width
+        self.color = color
+
+    def page(self, article_id: str) -> Page | None:
+        row = self.ix.catalog.article(article_id)
+        body = self.ix.body(row) if row is not None else None
+        if body is None:
+            return None
+        payload = links_payload(self.ix, row)
+        sources = {i for i, _t, _k in self.ix.backlinks(row)}
+        rule = "─" * self.width
+        lines = [f"{DIM}{rule}{RESET}" if self.color else rule, _bold(fit(row.title, 200), self.color), f"{row.id} · {row.path}", ""]
+        lines.append(wrap(body, self.width) if body.strip() else "(this article has no body text)")
+        extra = see_also(payload, len(sources), row.id, self.width, self.color)
+        if extra:
+            lines += ["", *extra]
+        return Page(row.id, row.title, lines, payload["prev"], payload["next"], payload["related"])
+
+    def titles(self, ids):
+        return self.ix.titles(ids)
+
+    def search(self, text: str, limit: int):
+        # KBIndex.search rebuilds a damaged index and asks again; older
+        # KBIndex objects only have searcher().
+        search = getattr(self.ix, "search", None) or self.ix.searcher().search
+        result = search(text, limit=limit)
+        notes = list(result.notices)
+        if result.fallback and result.hits:
+            notes.append("No article has all of the words; these have some of them.")
+        if result.suggestion and not result.hits:
+            notes.append(f"Did you mean: /{result.suggestion}")
+        return [(hit.id, hit.title) for hit in result.hits], notes
+
+    def resolve(self, ref: str) -> str:
+        return self.ix.resolve(ref).id
+
+
+def _line_reader():
+    """read_line for the reader: a prompt with line editing on a terminal,
+    plain lines (no prompt) from a pipe."""
+    if sys.stdin.isatty():
+        try:
+            import readline  # noqa: F401 - imported for its side effect: editing and history in input()
+        except ImportError:  # pragma: no cover - e.g. Windows
+            pass
+
+        def read_terminal() -> str | None:
+            try:
+                return input("> ")
+            except EOFError:
+                return None
+
+        return read_terminal
+
+    def read_pipe() -> str | None:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n") if line else None
+
+    return read_pipe
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--width", type=click.IntRange(min=20), metavar="N", help="Wrap articles to N columns (20 or more).")
+@pass_ctx
+def read(ctx, ref: str, width: int | None) -> None:
+    """Read REF interactively and follow its links, like GNU info.
+
+    \b
+    Keys (then Enter):
+      n / p     next / previous article
+      1..N      related link N (after a search: hit N)
+      b         back to the article you came from
+      /WORDS    search, then a number opens a hit
+      g REF     go to an article;  Enter  show the article again
+      ?         help;  q (or end of input)  quit
+    Commands are read line by line, so it works over a pipe too.
+
+    \b
+    Examples:
+      healthkb read 000_ec7fe29246c6fc0e
+      printf 'n\\n2\\nb\\nq\\n' | healthkb read "hip effusion"
+    """
+    with ctx.open_index() as ix:
+        row = ix.resolve(ref)
+        library = IndexLibrary(ix, text_width(width), use_color())
+        start = library.page(row.id)
+        if start is None:
+            raise NotFoundError(f"the file of {row.id} is gone: {row.path}", hint="run `healthkb reindex`")
+        click.echo(f"{DIM}{DISCLAIMER}{RESET}" if library.color else DISCLAIMER)
+        reader = Reader(library, _line_reader(), click.echo)
+        reader.run(start)
+
+
+COMMANDS = [links, check, export, graph, read]

@@ -58,6 +58,10 @@ def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> N
     kb = ctx.kb
     plans = plan_copies(kb.root, list(files), force=force, into=into)
     started = time.perf_counter()
+    # Bring the index up to date first, so that the update below is about the
+    # new files alone: its counts and "links brought to life" are theirs, not
+    # those of a first build of the whole KB.
+    ctx.open_index().close()
     copy_all(plans)
     report = reindex(kb, progress=progress_printer())
     report.seconds = time.perf_counter() - started

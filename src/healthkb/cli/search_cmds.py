@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from healthkb.cli.common import emit, notice, pass_ctx, positive, terminal_width, use_color
+from healthkb.cli.common import emit, notice, pass_ctx, positive, show_notices, terminal_width, use_color
 from healthkb.errors import NotFoundError
 from healthkb.render import DIM, RESET, to_json, two_column, wrap_segments
+from healthkb.text import shorten
 
 
 def _hit_lines(hits, width: int, color: bool) -> list[str]:
@@ -21,6 +22,10 @@ def _hit_lines(hits, width: int, color: bool) -> list[str]:
             lines.extend(wrap_segments(hit.snippet, width, indent="    ", color=color))
         lines.extend(f"    {DIM if color else ''}{why}{RESET if color else ''}" for why in hit.explain)
     return lines
+
+
+def _pages(count: int) -> str:
+    return "1 page" if count == 1 else f"{count:,} pages"
 
 
 def _hit_json(hit) -> dict:
@@ -45,7 +50,11 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
     """
     text = " ".join(query)
     with ctx.open_index() as ix:
-        result = ix.searcher().search(text, limit=limit, page=page, explain=explain)
+        result = ix.search(text, limit=limit, page=page, explain=explain)
+        show_notices(ix)
+        empty_kb = not result.total and ix.catalog.count() == 0
+    if empty_kb and not as_json:
+        raise NotFoundError("this knowledge base has no articles yet", hint="add some with `healthkb add FILE...`")
     for message in result.notices:
         notice(message)
     if as_json:
@@ -61,7 +70,11 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
             emit("\n".join(_hit_lines(result.hits, min(terminal_width(), 120), use_color())))
         shown = f"{result.hits[0].rank}–{result.hits[-1].rank} of " if result.hits and (page > 1 or result.total > len(result.hits)) else ""
         noun = "result" if result.total == 1 else "results"
-        click.echo(f"{shown}{result.total:,} {noun} for \"{result.query}\" ({result.seconds * 1000:.0f} ms)", err=True)
+        quoted = shorten(result.query, 80)  # a long query is echoed only in part
+        click.echo(f"{shown}{result.total:,} {noun} for \"{quoted}\" ({result.seconds * 1000:.0f} ms)", err=True)
+        if not result.hits and result.total:
+            last = (result.total + limit - 1) // limit
+            notice(f"page {page} is past the end: {limit} per page makes {_pages(last)}")
         if result.suggestion:
             click.echo(f"did you mean: healthkb search \"{result.suggestion}\"", err=True)
         if result.hits and result.total > page * limit:
@@ -79,7 +92,8 @@ def similar(ctx, ref: str, limit: int, as_json: bool) -> None:
     """More articles like REF (by their most telling words)."""
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
-        hits = ix.searcher().similar(row, limit=limit)
+        hits = ix.similar(row, limit=limit)
+        show_notices(ix)
     if as_json:
         emit(to_json({"id": row.id, "title": row.title, "hits": [_hit_json(h) for h in hits]}))
     elif hits:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from healthkb.corpus import UndecodableError, folder_mtimes, read_file
 from healthkb.article import parse_article
-from healthkb.errors import LockTimeoutError
+from healthkb.errors import HealthKBError, LockTimeoutError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import IndexPaths, dir_size, index_paths, open_catalog_for_read
 from healthkb.kb import KB
@@ -54,6 +54,11 @@ class KBIndex:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def take_notices(self) -> list[str]:
+        """The notices not yet shown (each is returned once)."""
+        taken, self.notices[:] = list(self.notices), []
+        return taken
+
     # -- lookups -------------------------------------------------------------
     def searcher(self):
         if self._searcher is None:
@@ -62,14 +67,43 @@ class KBIndex:
             try:
                 self._searcher = Searcher(self.paths, self.catalog)
             except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
-                from healthkb.index.update import update_index
-
-                self.notices.append("the search index could not be opened; rebuilding it")
-                self.catalog.close()
-                self.report = update_index(self.paths, full=True)
-                self.catalog = Catalog(self.paths.catalog)
+                self._rebuild("the search index could not be opened; rebuilding it")
                 self._searcher = Searcher(self.paths, self.catalog)
         return self._searcher
+
+    def search(self, text: str, **options):
+        """``Searcher.search`` that survives a damaged index: a shard file that
+        opens but fails when read (truncated, overwritten) is only found out
+        by reading it, so on such a failure rebuild the index and ask once more."""
+        return self._with_recovery(lambda s: s.search(text, **options))
+
+    def similar(self, row: ArticleRow, limit: int = 10):
+        return self._with_recovery(lambda s: s.similar(row, limit=limit))
+
+    def _with_recovery(self, action):
+        searcher = self.searcher()
+        try:
+            return action(searcher)
+        except HealthKBError:
+            raise  # the user's input, not the index
+        except Exception:  # noqa: BLE001 - Whoosh reports damage as many exception types
+            self._rebuild("the search index was damaged; rebuilding it")
+        return action(self.searcher())
+
+    def _rebuild(self, message: str) -> None:
+        from healthkb.index.update import update_index
+
+        self.notices.append(message)
+        if self._searcher is not None:
+            try:
+                self._searcher.close()
+            except Exception:  # noqa: BLE001 - closing a broken index may fail too
+                pass
+            self._searcher = None
+        self.catalog.close()
+        self.report = update_index(self.paths, full=True)
+        self.notices.extend(n for n in self.report.notices if n not in self.notices)
+        self.catalog = Catalog(self.paths.catalog)
 
     def resolve(self, ref: str) -> ArticleRow:
         """The article a REF names (id, title, or a unique prefix of either)."""

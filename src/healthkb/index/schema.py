@@ -10,6 +10,7 @@ the same object serves queries and highlighting, so they always agree.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from whoosh import fields, formats
@@ -20,13 +21,35 @@ from whoosh.support.charset import accent_map
 
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*")
 TITLE_BOOST = 3.0
-FOOTER_BOOST = 0.3
+
+
+class _FoldTable(dict):
+    """str.translate table: each non-ASCII character to its accent-free form.
+
+    Whoosh's accent_map knows Latin letters only; this also folds Greek,
+    Cyrillic and the rest (NFKD, then combining marks dropped), computed once
+    per character and cached.
+    """
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint)
+        mapped = accent_map.get(codepoint)
+        if mapped is None:
+            decomposed = unicodedata.normalize("NFKD", char)
+            mapped = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
+        elif isinstance(mapped, int):
+            mapped = chr(mapped)
+        self[codepoint] = mapped
+        return mapped
+
+
+_FOLD = _FoldTable()
 
 
 def fold_for_index(text: str) -> str:
     """Lower-case and strip accents the way the index does ("Café" → "cafe")."""
     lowered = text.lower()
-    return lowered if lowered.isascii() else lowered.translate(accent_map)
+    return lowered if lowered.isascii() else lowered.translate(_FOLD)
 
 
 class HealthTokenizer(Tokenizer):
@@ -132,6 +155,62 @@ class HealthTokenizer(Tokenizer):
             yield token
 
 
+def _varints(values) -> bytes:
+    out = bytearray()
+    for value in values:
+        while value > 0x7F:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        out.append(value)
+    return bytes(out)
+
+
+def _read_varints(data: bytes) -> list[int]:
+    values, value, shift = [], 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+        else:
+            values.append(value)
+            value, shift = 0, 0
+    return values
+
+
+class CompactPositions(formats.Positions):
+    """Positions stored as varints: a count, then the gaps between positions.
+
+    Whoosh's own Positions stores a 4-byte count and a pickled list, about
+    13 bytes for the typical term that occurs once in an article; this takes
+    2.  Posting values are most of the index, so this is most of its size.
+    """
+
+    def encode(self, poslist) -> bytes:
+        if len(poslist) == 1 and poslist[0] < 0x80:
+            return bytes((1, poslist[0]))
+        gaps, base = [], 0
+        for position in poslist:
+            gaps.append(position - base)
+            base = position
+        return _varints([len(gaps), *gaps])
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        positions, position = [], 0
+        for gap in _read_varints(valuestring)[1:]:
+            position += gap
+            positions.append(position)
+        return positions
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        count, shift = 0, 0
+        for byte in valuestring:
+            count |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return count
+            shift += 7
+        return count
+
+
 class HealthText(fields.TEXT):
     """A TEXT field whose indexing skips Whoosh's per-token machinery.
 
@@ -147,7 +226,7 @@ class HealthText(fields.TEXT):
             return
         terms = analyzer.terms(value)
         boost = self.format.field_boost
-        if type(self.format) is formats.Positions:
+        if isinstance(self.format, formats.Positions):
             encode = self.format.encode
             positions: dict[str, list[int]] = {}
             for position, term in enumerate(terms):
@@ -165,12 +244,14 @@ class HealthText(fields.TEXT):
 
 
 def build_schema() -> fields.Schema:
-    """id (unique, stored); title and body (stemmed, positions for phrases);
-    footer (nav and teaser texts, no positions, low weight)."""
+    """id (unique, stored); title and body (stemmed, with positions for phrases).
+
+    The footer (nav and teaser texts) is not indexed for full text: it quotes
+    other articles, so matching it would rank an article for its neighbours'
+    words, and it added a fifth of the postings.  The catalog keeps it."""
     analyzer = HealthTokenizer()
-    return fields.Schema(
-        id=fields.ID(unique=True, stored=True),
-        title=HealthText(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST),
-        body=HealthText(analyzer=analyzer, phrase=True),
-        footer=HealthText(analyzer=analyzer, phrase=False, field_boost=FOOTER_BOOST),
-    )
+    title = HealthText(analyzer=analyzer, phrase=True, field_boost=TITLE_BOOST)
+    body = HealthText(analyzer=analyzer, phrase=True)
+    for field in (title, body):
+        field.format = CompactPositions(field_boost=field.format.field_boost)
+    return fields.Schema(id=fields.ID(unique=True, stored=True), title=title, body=body)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from whoosh import index as whoosh_index
 from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
-from whoosh.reading import MultiReader
+from whoosh.query import NullQuery
+from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher
 
 from healthkb.article import parse_article
@@ -29,8 +30,11 @@ from healthkb.index.store import IndexPaths
 from healthkb.text import match_key, sanitize_line
 
 MAX_QUERY_WORDS = 64
+MAX_QUERY_CHARS = 500
 SEARCH_FIELDS = ("title", "body")
 _WILDCARD_ONLY = re.compile(r"^[\s*?]*$")
+# A field prefix with nothing searchable after it: "title:", "title: x", 'title:"'.
+_EMPTY_FIELD = re.compile(r"(?<![\w:])(title|body|footer|id):[\"()]*(?=\s|$)", re.IGNORECASE)
 _WEAK_WILDCARD = re.compile(r"(?<![\w*?])([^\s*?:\"()]{0,1})[*?]")
 
 
@@ -121,6 +125,13 @@ class Searcher:
         fallback = None
         results = self.searcher.search(query, limit=offset + limit + 5, terms=explain)
         exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
+        if query is NullQuery and not exact_ids:
+            # Only operators (a lone AND), stop words or empty groups: say so
+            # rather than report "0 results" for something never searched.
+            raise BadInputError(
+                f'nothing to search for in "{text}": operators and very common words alone are not indexed',
+                hint='try: healthkb search "lumbar"',
+            )
         if results.is_empty() and not exact_ids:
             query_any = self.parse(text, any_term=True, extra=extra)
             if query_any != query:
@@ -180,15 +191,17 @@ class Searcher:
             lines.append("title matches the query exactly: ranked first")
         if whoosh_hit is None:
             return lines
-        weighting = self.searcher.weighting
         for fieldname, term in sorted(whoosh_hit.matched_terms()):
             word = term.decode("utf-8") if isinstance(term, bytes) else term
-            scorer = weighting.scorer(self.searcher, fieldname, word)
-            matcher = self.searcher.postings(fieldname, word, scorer=scorer)
+            try:
+                # Searcher.postings sets the scorer itself (global statistics over all shards).
+                matcher = self.searcher.postings(fieldname, word)
+            except TermNotFound:
+                continue
             matcher.skip_to(whoosh_hit.docnum)
             if matcher.is_active() and matcher.id() == whoosh_hit.docnum:
                 lines.append(
-                    f"{fieldname}:{word}  tf={matcher.weight():g}  "
+                    f"{fieldname}:{word}  weight={matcher.weight():g}  "
                     f"df={self.searcher.doc_frequency(fieldname, word)}  score={matcher.score():.3f}"
                 )
         lines.append(f"total BM25F score {hit.score:g}")
@@ -228,10 +241,20 @@ def clean_query(text: str) -> tuple[str, list[str]]:
             "a wildcard needs at least two letters before it (e.g. herni*)",
             hint="short wildcards would match most of the index",
         )
+    empty_field = _EMPTY_FIELD.search(text)
+    if empty_field:
+        name = empty_field.group(1)
+        raise BadInputError(f"{name}: needs a word right after it (e.g. {name}:insomnia)")
     words = text.split()
     if len(words) > MAX_QUERY_WORDS:
         text = " ".join(words[:MAX_QUERY_WORDS])
         notices.append(f"the query was shortened to its first {MAX_QUERY_WORDS} words")
+    if len(text) > MAX_QUERY_CHARS:
+        # Whoosh's query tagger is quadratic in the length of a word: a 10 KB
+        # "word" takes seconds to parse.  Cut at a space when there is one.
+        cut = text[:MAX_QUERY_CHARS]
+        text = cut.rsplit(" ", 1)[0] if " " in cut.strip() else cut
+        notices.append(f"the query was shortened to its first {len(text)} characters")
     if not WORD_PATTERN.search(fold_for_index(text)):
         raise BadInputError("the search query has no words to look for")
     return text, notices

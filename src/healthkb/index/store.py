@@ -77,12 +77,17 @@ def open_catalog_for_read(paths: IndexPaths) -> Catalog | None:
 
 def catalog_problem(paths: IndexPaths) -> str | None:
     """Why the catalog cannot be used as it is (for the rebuild notice)."""
-    if not paths.catalog.exists():
+    try:
+        if paths.catalog.stat().st_size == 0:
+            return "the index was damaged"  # cut to nothing: SQLite would call it a new database
+    except FileNotFoundError:
         return None
     try:
         catalog = Catalog(paths.catalog)
         try:
-            catalog.db.execute("PRAGMA quick_check").fetchone()
+            verdict = catalog.db.execute("PRAGMA quick_check").fetchone()
+            if not verdict or verdict[0] != "ok":
+                return "the index was damaged"
             version = catalog.get_meta("schema_version")
             generation = catalog.get_meta("generation")
         finally:

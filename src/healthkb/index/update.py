@@ -60,10 +60,6 @@ def _noop(phase: str, done: int, total: int) -> None:
     pass
 
 
-def footer_text(article: Article) -> str:
-    return "\n".join([article.prev or "", article.next or "", *article.teasers]).strip()
-
-
 def _article_values(article: Article, decoded: Decoded, size: int, mtime_ns: int, shard: int) -> dict:
     return {
         "id": article.id,
@@ -149,13 +145,24 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
     old_generation = int(old) if old is not None else None
     remove_stale_generations(paths, keep=old_generation)  # leftovers of killed builds
     generation = (old_generation or 0) + 1
-    skipped = list(scan.skipped)
-    keys: list[ArticleKeys] = []
-    docs: list[tuple[str, str, str, str]] = []  # id, abspath, sha256, footer
-    total = len(scan.files)
-    parallel = total >= PARALLEL_MIN_DOCS and (os.cpu_count() or 1) > 1
+    parallel = len(scan.files) >= PARALLEL_MIN_DOCS and (os.cpu_count() or 1) > 1
     shards = min(os.cpu_count() or 1, MAX_SHARDS) if parallel else 1
 
+    # Start the workers now: their interpreters start up while we read the files.
+    workers = [ShardWorker(str(paths.shard_dir(generation, k))) for k in range(shards)] if shards > 1 else []
+    try:
+        _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, shards, workers)
+    finally:
+        for worker in workers:
+            worker.kill()
+    remove_stale_generations(paths, keep=generation)
+
+
+def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, shards, workers) -> None:
+    skipped = list(scan.skipped)
+    keys: list[ArticleKeys] = []
+    docs: list[tuple[str, str, str]] = []  # id, abspath, sha256
+    total = len(scan.files)
     with catalog.transaction():
         for table in ("articles", "links", "words", "skipped", "folders"):
             catalog.db.execute(f"DELETE FROM {table}")
@@ -171,7 +178,7 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
             shard = shard_of(article.id, shards)
             catalog.upsert_article(_article_values(article, decoded, file.size, file.mtime_ns, shard))
             keys.append(ArticleKeys.from_article(article))
-            docs.append((article.id, file.abspath, decoded.sha256, footer_text(article)))
+            docs.append((article.id, file.abspath, decoded.sha256))
             if done % 500 == 0:
                 progress("reading", done, total)
         progress("reading", total, total)
@@ -180,10 +187,10 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
 
         words: Counter = Counter()
         stale: list[str] = []
-        tasks = [DocTask(i, p, sha, resolver.title(i)[0], footer) for i, p, sha, footer in docs]
+        tasks = [DocTask(i, p, sha, resolver.title(i)[0]) for i, p, sha in docs]
         del docs
         if shards > 1:
-            stale = _build_shards_parallel(paths, generation, shards, tasks, catalog, resolver, words, progress)
+            stale = _build_shards_parallel(workers, tasks, catalog, resolver, words, progress)
         else:
             stale = _build_shard_inline(paths, generation, tasks, words, progress)
             _store_all_links(catalog, resolver)
@@ -196,7 +203,6 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
         catalog.set_meta("generation", str(generation))
         catalog.set_meta("shards", str(shards))
         catalog.set_meta("updated_at", str(time.time()))
-    remove_stale_generations(paths, keep=generation)
     report.added = [t.id for t in tasks]
     report.skipped = skipped
 
@@ -219,18 +225,17 @@ def _build_shard_inline(paths: IndexPaths, generation: int, tasks: list[DocTask]
 
 
 def _build_shards_parallel(
-    paths: IndexPaths, generation: int, shards: int, tasks: list[DocTask], catalog: Catalog,
+    workers: list, tasks: list[DocTask], catalog: Catalog,
     resolver: LinkResolver, words: Counter, progress: Progress,
 ) -> list[str]:
-    workers = [ShardWorker(str(paths.shard_dir(generation, k))) for k in range(shards)]
+    shards = len(workers)
     done = 0
     try:
         per_shard: list[list[DocTask]] = [[] for _ in range(shards)]
         for task in tasks:
             per_shard[shard_of(task.id, shards)].append(task)
         for worker, shard_tasks in zip(workers, per_shard):
-            for start in range(0, len(shard_tasks), BATCH_SIZE):
-                worker.send(shard_tasks[start : start + BATCH_SIZE])
+            worker.feed([shard_tasks[i : i + BATCH_SIZE] for i in range(0, len(shard_tasks), BATCH_SIZE)])
         # The workers index while this process resolves and stores the links.
         _store_all_links(catalog, resolver)
         stale: list[str] = []
@@ -240,8 +245,6 @@ def _build_shards_parallel(
             done += count
             progress("indexing", done, len(tasks))
 
-        for worker in workers:
-            advance(worker.poll_progress())
         for worker in workers:
             result = worker.finish(advance)
             words.update(result.words)
@@ -440,16 +443,14 @@ def _update_whoosh(paths, catalog, changed, removed, retitled, new_titles, old_r
         work.setdefault(old_rows[article_id][4], []).append(("delete", article_id, None))
     for article_id, (file, article, _decoded) in changed.items():
         shard = old_rows[article_id][4] if article_id in old_rows else shard_of(article_id, shards)
-        doc = dict(id=article_id, title=new_titles[article_id][0], body=article.body, footer=footer_text(article))
+        doc = dict(id=article_id, title=new_titles[article_id][0], body=article.body)
         work.setdefault(shard, []).append(("update", article_id, doc))
     for article_id in retitled:
         row = old_rows[article_id]
         body, _ = read_body(os.path.join(paths.kb.root, catalog.article(article_id).path), row[6])
         if body is None:
             continue  # changed on disk meanwhile: the next update re-reads it
-        stored = catalog.article(article_id)
-        footer = "\n".join([stored.prev or "", stored.next or "", *stored.teasers]).strip()
-        doc = dict(id=article_id, title=new_titles[article_id][0], body=body, footer=footer)
+        doc = dict(id=article_id, title=new_titles[article_id][0], body=body)
         work.setdefault(row[4], []).append(("update", article_id, doc))
     for shard, items in sorted(work.items()):
         ix = whoosh_index.open_dir(str(paths.shard_dir(generation, shard)))

@@ -6,21 +6,24 @@ indexes them, and commits once at the end.  Search reads all shards through
 one ``MultiReader``, so BM25 statistics stay global.
 
 Why not ``writer(procs=N)``: its workers inherit the index lock and outlive a
-killed parent (see the hardening issue).  Ours are *spawned* (a fresh
-interpreter: no inherited lock file descriptor), ask the kernel to kill them
-when the parent dies (``PR_SET_PDEATHSIG``), and also exit when the pipe to
-the parent closes.
+killed parent (see the hardening issue).  Ours are fresh interpreters started
+with ``subprocess`` (no inherited lock file descriptor), ask the kernel to
+kill them when the parent dies (``PR_SET_PDEATHSIG``), and also exit when the
+pipe from the parent closes.
 """
 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
+import pickle
 import signal
+import struct
+import subprocess
+import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
 BATCH_SIZE = 200
 
@@ -33,7 +36,6 @@ class DocTask:
     abspath: str
     sha256: str
     title: str
-    footer: str
 
 
 @dataclass(slots=True)
@@ -81,28 +83,48 @@ def index_documents(writer, docs: list[DocTask], words: Counter) -> tuple[int, l
         if body is None:
             changed.append(doc.id)
             continue
-        writer.add_document(id=doc.id, title=doc.title, body=body, footer=doc.footer)
+        writer.add_document(id=doc.id, title=doc.title, body=body)
         words.update(set(WORD_PATTERN.findall(fold_for_index(doc.title + " " + body))))
         indexed += 1
     return indexed, changed
 
 
-def _shard_main(conn: Connection, shard_dir: str, limitmb: int) -> None:
+def _send(stream, message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream):
+    """The next message, or raise EOFError when the other side is gone."""
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError
+    (size,) = struct.unpack("<Q", header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def shard_main(shard_dir: str, limitmb: int) -> None:
+    """Worker process: index batches from stdin into a new shard, then commit."""
     _die_with_parent()
     from whoosh import index as whoosh_index
 
     from healthkb.index.schema import build_schema
 
+    inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     os.makedirs(shard_dir, exist_ok=True)
-    ix = whoosh_index.create_in(shard_dir, build_schema())
-    writer = ix.writer(limitmb=limitmb, compound=False)
+    writer = whoosh_index.create_in(shard_dir, build_schema()).writer(limitmb=limitmb, compound=False)
     words: Counter = Counter()
     indexed = 0
     changed: list[str] = []
     try:
         while True:
             try:
-                batch = conn.recv()
+                batch = _receive(inbox)
             except EOFError:
                 writer.cancel()
                 os._exit(1)  # the parent went away: abandon the build
@@ -111,56 +133,78 @@ def _shard_main(conn: Connection, shard_dir: str, limitmb: int) -> None:
             done, lost = index_documents(writer, batch, words)
             indexed += done
             changed.extend(lost)
-            conn.send(("progress", len(batch)))
+            _send(outbox, ("progress", len(batch)))
         writer.commit(merge=False)
-        conn.send(("done", ShardResult(indexed, words, changed)))
+        _send(outbox, ("done", ShardResult(indexed, words, changed)))
     except Exception as exc:  # report any failure to the parent, which raises it
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+        _send(outbox, ("error", f"{type(exc).__name__}: {exc}"))
 
 
 class ShardWorker:
-    """The parent's handle on one worker process building one shard."""
+    """The parent's handle on one worker process building one shard.
 
-    def __init__(self, shard_dir: str, limitmb: int = 96) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_shard_main, args=(child_conn, shard_dir, limitmb), daemon=True)
-        self.process.start()
-        child_conn.close()
-        self.pending = 0
+    A plain subprocess running ``python -m healthkb.index.workers``: unlike
+    multiprocessing it never re-imports the caller's ``__main__``, and it
+    inherits no file descriptors (so no lock) from the parent.
+    """
 
-    def send(self, batch: list[DocTask]) -> None:
-        self.conn.send(batch)
-        self.pending += 1
+    def __init__(self, shard_dir: str, limitmb: int = 128) -> None:
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(limitmb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, env=env,
+        )
+        self._feeder: threading.Thread | None = None
 
-    def poll_progress(self, timeout: float = 0.0) -> int:
-        """Documents finished since the last call (non-blocking by default)."""
-        finished = 0
-        while self.pending and self.conn.poll(timeout):
-            kind, value = self.conn.recv()
-            if kind == "error":
-                raise RuntimeError(value)
-            finished += value
-            self.pending -= 1
-            timeout = 0.0
-        return finished
+    def feed(self, batches: list[list[DocTask]]) -> None:
+        """Send every batch, then the end mark, from a thread of its own: a
+        full pipe to one worker must not keep the others waiting."""
+
+        def write_all() -> None:
+            try:
+                for batch in batches:
+                    _send(self.process.stdin, batch)
+                _send(self.process.stdin, None)
+                self.process.stdin.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass  # the worker died or was killed; finish() reports it
+
+        self._feeder = threading.Thread(target=write_all, daemon=True)
+        self._feeder.start()
+
+    def _next(self):
+        try:
+            kind, value = _receive(self.process.stdout)
+        except EOFError:
+            raise RuntimeError(f"an indexing worker stopped (exit {self.process.wait()})") from None
+        if kind == "error":
+            raise RuntimeError(value)
+        return kind, value
 
     def finish(self, on_progress) -> ShardResult:
-        self.conn.send(None)
         while True:
-            kind, value = self.conn.recv()
+            kind, value = self._next()
             if kind == "progress":
                 on_progress(value)
-            elif kind == "error":
-                raise RuntimeError(value)
             else:
-                self.process.join(timeout=30)
+                self.process.wait(timeout=30)
                 return value
 
     def kill(self) -> None:
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
+        self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    # Run the importable module's function, so that what we pickle back names
+    # healthkb.index.workers classes, not this __main__ copy of them.
+    from healthkb.index.workers import shard_main as _main
+
+    _main(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,232 @@
+"""Formats for `export` and `graph`, and writing an output file safely.
+
+Owns:
+- the export line formats: ``jsonl`` (one article object per line) and
+  ``bulk`` (the action/document line pairs of the OpenSearch/Elasticsearch
+  ``_bulk`` API), built from article records the caller streams in;
+- the cross-link graph: :class:`Edge` records from resolved links, and their
+  rendering as Graphviz DOT or as one streamed JSON document;
+- :func:`write_atomic`: output goes to a temporary file beside the target and
+  is renamed over it only once everything was written, so an error half way
+  never leaves a truncated file, nor touches the file that was there before.
+
+Everything here works on iterables and yields lines, so a KB of any size is
+exported without holding it in memory.  Pure apart from :func:`write_atomic`;
+no click, no printing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from healthkb.errors import BadInputError
+from healthkb.links import AMBIGUOUS, MISSING, RESOLVED, Link
+from healthkb.render import JSON_SCHEMA
+from healthkb.text import match_key, sanitize_line, shorten
+
+EXPORT_FORMATS = ("jsonl", "bulk")
+GRAPH_FORMATS = ("dot", "json")
+DEFAULT_INDEX_NAME = "healthkb"
+DOT_LABEL_CHARS = 60  # longer titles are shortened in graph labels
+# Node names of placeholders for missing targets.  An article id is a path
+# relative to the KB root, so it never starts with "/": no clash is possible.
+MISSING_NODE_PREFIX = "/missing/"
+
+
+def _compact(obj: dict) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- export ----------------------------------------------------------------------
+
+
+def jsonl_lines(records: Iterable[dict]) -> Iterator[str]:
+    """One JSON object per record, ``"schema": 1`` first (SPEC §4)."""
+    for record in records:
+        yield _compact({"schema": JSON_SCHEMA, **record})
+
+
+def bulk_lines(records: Iterable[dict], index: str = DEFAULT_INDEX_NAME) -> Iterator[str]:
+    """The ``_bulk`` body: an ``index`` action naming the article id, then the document.
+
+    Re-loading the same export replaces documents instead of duplicating
+    them, because each article id becomes the document ``_id``.
+    """
+    for record in records:
+        yield _compact({"index": {"_index": index, "_id": record["id"]}})
+        yield _compact({"schema": JSON_SCHEMA, **record})
+
+
+# -- graph ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str | None  # None: the link is missing (no article in the KB)
+    kind: str  # prev | next | related
+    status: str  # resolved | ambiguous | missing
+    text: str  # the nav text or teaser as written
+
+
+def edges_of(source: str, links: Iterable[Link], *, missing: bool = False) -> Iterator[Edge]:
+    """Graph edges of one article: one per resolved link, one per candidate of an
+    ambiguous link, and (when ``missing``) one with no target per missing link."""
+    for link in links:
+        if link.status == MISSING:
+            if missing:
+                yield Edge(source, None, link.kind, MISSING, link.text)
+            continue
+        for target in link.targets:
+            yield Edge(source, target, link.kind, link.status, link.text)
+
+
+def edge_json(edge: Edge) -> dict:
+    return {"source": edge.source, "target": edge.target, "kind": edge.kind, "status": edge.status, "text": edge.text}
+
+
+def graph_json_lines(nodes: Iterable[tuple[str, str]], edges: Iterable[Edge]) -> Iterator[str]:
+    """``{schema, nodes: [{id, title}], edges: [{source, target, kind, status, text}]}``.
+
+    One JSON document, streamed: one node or edge per line.  ``nodes`` is
+    consumed before ``edges`` is first touched, so both may be generators
+    reading the same catalog.
+    """
+    yield f'{{"schema":{JSON_SCHEMA},"nodes":['
+    yield from _json_items({"id": node_id, "title": title} for node_id, title in nodes)
+    yield '],"edges":['
+    yield from _json_items(edge_json(edge) for edge in edges)
+    yield "]}"
+
+
+def _json_items(objects: Iterable[dict]) -> Iterator[str]:
+    previous = None
+    for obj in objects:
+        if previous is not None:
+            yield previous + ","
+        previous = _compact(obj)
+    if previous is not None:
+        yield previous
+
+
+@functools.lru_cache(maxsize=65536)  # ids recur once per edge; quoting them again is wasted work
+def dot_quote(text: str) -> str:
+    """A DOT quoted string.  Backslashes are doubled, so a title can neither end
+    the string early nor smuggle a label escape such as ``\\N`` or ``\\l``."""
+    clean = sanitize_line(text)
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_EDGE_STYLE = {
+    # (kind group, status) → DOT attributes.  Nav links are the reading order,
+    # so they are drawn darker and thicker than "see also" links.
+    ("nav", RESOLVED): 'color="#1f4e79", penwidth=1.6',
+    ("nav", AMBIGUOUS): 'color="#1f4e79", style=dotted',
+    ("nav", MISSING): 'color="#7f7f7f", style=dashed',
+    ("related", RESOLVED): 'color="#8c8c8c"',
+    ("related", AMBIGUOUS): 'color="#8c8c8c", style=dotted',
+    ("related", MISSING): 'color="#bfbfbf", style=dashed',
+}
+
+
+def dot_lines(nodes: Iterable[tuple[str, str]], edges: Iterable[Edge], name: str = "healthkb") -> Iterator[str]:
+    """A Graphviz digraph: one box per article (label: its title; the SVG
+    tooltip shows the id), solid edges for resolved links, dotted ones to each
+    candidate of an ambiguous link, and dashed ones to a grey placeholder for
+    each distinct missing target (only for the missing edges passed in).
+    Every edge carries ``class="KIND STATUS"`` for styling the SVG."""
+    yield f"digraph {dot_quote(name)} {{"
+    yield '  graph [fontname="Helvetica", overlap=false];'
+    yield '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];'
+    yield '  edge [arrowsize=0.6];'
+    for node_id, title in nodes:
+        label = dot_quote(shorten(sanitize_line(title), DOT_LABEL_CHARS))
+        yield f"  {dot_quote(node_id)} [label={label}, tooltip={dot_quote(node_id)}];"
+    placeholders: dict[str, str] = {}  # missing text key → node name
+    for edge in edges:
+        group = "related" if edge.kind == "related" else "nav"
+        style = _EDGE_STYLE[(group, edge.status)]
+        if edge.target is None:
+            # Articles that name the same absent article share one placeholder,
+            # which shows at a glance which missing article is most wanted.
+            key = match_key(edge.text) or edge.text
+            target = placeholders.get(key)
+            if target is None:
+                target = f"{MISSING_NODE_PREFIX}{len(placeholders) + 1}"
+                placeholders[key] = target
+                shown = shorten(sanitize_line(edge.text), DOT_LABEL_CHARS) + ("…" if group == "related" else "")
+                yield (
+                    f"  {dot_quote(target)} [label={dot_quote(shown)}, shape=note, style=dashed, "
+                    f'color="#bfbfbf", fontcolor="#7f7f7f", tooltip="not in this knowledge base"];'
+                )
+        else:
+            target = edge.target
+        yield f"  {dot_quote(edge.source)} -> {dot_quote(target)} [class={dot_quote(edge.kind + ' ' + edge.status)}, {style}];"
+    yield "}"
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def write_lines(stream, lines: Iterable[str]) -> int:
+    """Write each line and a newline to an open text stream; return the count."""
+    count = 0
+    for line in lines:
+        stream.write(line)
+        stream.write("\n")
+        count += 1
+    return count
+
+
+def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> int:
+    """Write ``lines`` to ``path`` all or nothing; return how many were written.
+
+    The lines go to a temporary file in the target's folder (same file
+    system, so the final rename is atomic), which is fsynced and renamed over
+    ``path`` only after the last line.  On any error, including Ctrl-C, the
+    temporary file is removed and ``path`` is left as it was.  A symlink is
+    written through (its target is replaced), as ``> path`` in a shell would.
+    """
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise BadInputError(f"cannot write {path}: it is a folder")
+    folder = target.parent
+    if not folder.is_dir():
+        raise BadInputError(f"cannot write {path}: the folder {folder} does not exist")
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _default_file_mode()
+    try:
+        handle_fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(handle_fd, "w", encoding="utf-8", newline="\n") as handle:
+            count = write_lines(handle, lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        if isinstance(exc, OSError):
+            raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+    return count
+
+
+def _default_file_mode() -> int:
+    # mkstemp creates 0600 files; a new export should get the usual 0666 & ~umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
