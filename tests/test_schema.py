@@ -53,3 +53,27 @@ def test_compact_positions_round_trip(raw):
     assert fmt.decode_positions(encoded) == positions
     assert fmt.decode_frequency(encoded) == len(positions)
     assert fmt.decode_weight(encoded) == 2.0 * len(positions)
+
+
+PLAIN_WORDS = st.sampled_from(
+    ["lumbar", "spine", "the", "and", "walking", "backwards", "gastro-oesophageal", "don't", "café",
+     "x", "12", "e-mail", "Herniation", "υγεία", "腰椎", "AND", "OR", "NOT", "to"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PLAIN_WORDS, min_size=1, max_size=6).map(" ".join), st.booleans())
+def test_plain_query_equals_the_parsers(text, any_term):
+    from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
+
+    from healthkb.index.plainquery import ANY_TERM_SCALE, is_plain, plain_query
+
+    schema = build_schema()
+    built = plain_query(text, schema["body"].analyzer, any_term=any_term)
+    if not is_plain(text):
+        assert built is None
+        return
+    group = OrGroup.factory(ANY_TERM_SCALE) if any_term else AndGroup
+    parsed = MultifieldParser(["title", "body"], schema, group=group).parse(text)
+    assert built == parsed
+    assert getattr(built, "scale", None) == getattr(parsed, "scale", None)

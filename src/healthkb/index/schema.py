@@ -74,6 +74,17 @@ class HealthTokenizer(Tokenizer):
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
+    def term_of(self, word: str) -> str | None:
+        """The index term of one folded word, or None for a stop word."""
+        if len(word) < self.minsize or word in self._stops:
+            return None
+        if not self.stem:
+            return word
+        stemmed = self._cache.get(word)
+        if stemmed is None:
+            stemmed = self._cache[word] = porter_stem(word)
+        return stemmed
+
     def terms(self, value: str) -> list[str]:
         """The terms of ``value`` in order, exactly as ``__call__`` yields them.
 

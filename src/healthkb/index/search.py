@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 
 from whoosh import index as whoosh_index
-from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 from whoosh.query import NullQuery
 from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher
@@ -24,7 +23,8 @@ from healthkb.corpus import UndecodableError, read_file
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
-from healthkb.index.snippets import make_snippet
+from healthkb.index.plainquery import ANY_TERM_SCALE, plain_query
+from healthkb.index.snippets import make_snippet, snippet_terms
 from healthkb.index.spelling import suggest_query
 from healthkb.index.store import IndexPaths
 from healthkb.text import match_key, sanitize_line
@@ -85,7 +85,7 @@ class Searcher:
         reader = readers[0] if len(readers) == 1 else MultiReader(readers)
         self.searcher = WhooshSearcher(reader)
         self.schema = self._indexes[0].schema
-        self._parsers: dict[bool, MultifieldParser] = {}
+        self._parsers: dict[bool, object] = {}
 
     def close(self) -> None:
         self.searcher.close()
@@ -99,14 +99,18 @@ class Searcher:
         self.close()
 
     # -- query -------------------------------------------------------------
-    def parser(self, any_term: bool) -> MultifieldParser:
+    def parser(self, any_term: bool):
         if any_term not in self._parsers:
-            group = OrGroup.factory(0.9) if any_term else AndGroup
+            from whoosh.qparser import AndGroup, MultifieldParser, OrGroup  # slow import: only for syntax
+
+            group = OrGroup.factory(ANY_TERM_SCALE) if any_term else AndGroup
             self._parsers[any_term] = MultifieldParser(list(SEARCH_FIELDS), self.schema, group=group)
         return self._parsers[any_term]
 
     def parse(self, text: str, any_term: bool = False, extra: list | None = None):
-        query = self.parser(any_term).parse(text)
+        query = plain_query(text, self.schema["body"].analyzer, any_term=any_term)
+        if query is None:
+            query = self.parser(any_term).parse(text)
         if extra:
             from whoosh.query import Or
 
@@ -161,6 +165,7 @@ class Searcher:
     def _hits(self, ordered, limit, offset, query, exact, explain) -> list[Hit]:
         rows = self.catalog.articles_by_id([article_id for _s, article_id, _h in ordered[: limit + 5]])
         hits: list[Hit] = []
+        terms = None  # the words to highlight, found once for all hits
         for score, article_id, whoosh_hit in ordered:
             if len(hits) >= limit:
                 break
@@ -170,7 +175,9 @@ class Searcher:
             body = self.body_of(row)
             if body is None:
                 continue  # the file vanished since the index was updated: never show it
-            snippet = make_snippet(self.schema["body"].analyzer, body, query)
+            if terms is None:
+                terms = snippet_terms(query, self.searcher.reader())
+            snippet = make_snippet(self.schema["body"].analyzer, body, query, terms=terms)
             hit = Hit(offset + len(hits) + 1, row.id, row.title, row.path, round(float(score), 3), snippet,
                       exact_title=article_id in exact)
             if explain:

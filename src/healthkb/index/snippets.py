@@ -1,57 +1,128 @@
 """Snippets: a line or two of an article's body around the matched terms,
 as (text, highlighted) segments that the renderer turns bold or leaves plain.
+
+Whoosh's highlighter tokenizes every hit's whole body into Token objects; we
+scan the folded body once with the index's own word pattern and stem cache,
+which gives the same matches (the same analyzer decides) several times faster.
 """
 
 from __future__ import annotations
 
-from whoosh import highlight
+import itertools
 
+from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.text import shorten
 
 SNIPPET_CHARS = 170
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks, stripped from the text first
+LEAD_CHARS = 40  # context shown before the first match of a fragment
 
 
-class _MarkFormatter(highlight.Formatter):
-    between = " … "
-
-    def format_token(self, text, token, replace=False):
-        return f"{_OPEN}{highlight.get_text(text, token, replace)}{_CLOSE}"
+def _texts(pairs, fields) -> set[str]:
+    return {t.decode("utf-8") if isinstance(t, bytes) else t for fieldname, t in pairs if fieldname in fields}
 
 
 def query_terms(query, fields=("body", "title")) -> set[str]:
-    terms = set()
-    for fieldname, text in query.iter_all_terms(phrases=True):
-        if fieldname in fields:
-            terms.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+    """The index terms a query names (wildcards and fuzzy terms not expanded)."""
+    return _texts(query.iter_all_terms(phrases=True), fields)
+
+
+def snippet_terms(query, reader, fields=("body", "title")) -> set[str]:
+    """The terms to highlight: the query's own, plus the index terms its
+    wildcards and fuzzy terms stand for (computed once per search)."""
+    terms = query_terms(query, fields)
+    try:
+        terms |= _texts(query.existing_terms(reader, phrases=True, expand=True), fields)
+    except Exception:  # noqa: BLE001 - highlighting is a nicety; never fail a search over it
+        pass
     return terms
 
 
-def make_snippet(analyzer, body: str, query, width: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
-    """Up to two fragments of ``body`` that hold the query's terms."""
-    text = " ".join(body.replace(_OPEN, "").replace(_CLOSE, "").split())
-    terms = query_terms(query)
-    marked = ""
-    if terms:
-        fragmenter = highlight.ContextFragmenter(maxchars=width, surround=width // 3)
-        marked = highlight.highlight(text, terms, analyzer, fragmenter, _MarkFormatter(), top=2)
-    if not marked:
+def snippet_terms(query, reader, fields=("body", "title"), limit: int = 2000) -> set[str]:
+    """The words to highlight: the query's own terms plus what its wildcards,
+    prefixes and fuzzy terms expand to in the index (``herni*`` → herniat).
+
+    Walks the leaves itself: Whoosh's ``Query.existing_terms`` reuses its
+    ``fieldname`` argument as a loop variable and so skips whole fields.
+    """
+    found: set[str] = set()
+    for leaf in query.leaves():
+        if leaf.field() not in fields:
+            continue
+        try:
+            expanded = leaf.expanded_terms(reader, phrases=True)
+            for _fieldname, text in itertools.islice(expanded, limit):
+                found.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+        except Exception:  # noqa: BLE001 - highlighting is a nicety: keep the words we have
+            found |= query_terms(leaf, fields)
+    return found
+
+
+def _matches(analyzer, text: str, terms: set[str]) -> list[tuple[int, int, str]]:
+    folded = fold_for_index(text)
+    if len(folded) != len(text):  # a ligature changed lengths: offsets would drift
+        folded = text.lower()
+    found = []
+    for match in WORD_PATTERN.finditer(folded):
+        word = match.group()
+        if len(folded) != len(text):
+            word = fold_for_index(word)
+        term = analyzer.term_of(word)
+        if term in terms:
+            found.append((match.start(), match.end(), term))
+    return found
+
+
+def _window(text: str, start: int, width: int) -> tuple[int, int]:
+    """[begin, end) of about ``width`` characters from ``start``, on word edges."""
+    begin = max(0, start)
+    if begin <= LEAD_CHARS:
+        begin = 0  # so close to the start that a cut would hide more than it saves
+    if begin:
+        space = text.rfind(" ", 0, begin + 1)
+        begin = space + 1 if space >= 0 else 0
+    end = min(len(text), begin + width)
+    if end < len(text):
+        space = text.rfind(" ", begin, end)
+        end = space if space > begin else end
+    return begin, end
+
+
+def make_snippet(
+    analyzer, body: str, query, width: int = SNIPPET_CHARS, terms: set[str] | None = None
+) -> list[tuple[str, bool]]:
+    """Up to two fragments of ``body`` that hold the query's terms (or ``terms``,
+    see :func:`snippet_terms`)."""
+    text = " ".join(body.split())
+    if terms is None:
+        terms = query_terms(query)
+    found = _matches(analyzer, text, terms) if terms else []
+    if not found:
         return [(shorten(text, width), False)]
-    return _segments(marked)
-
-
-def _segments(marked: str) -> list[tuple[str, bool]]:
+    first = found[0]
+    # A second fragment only when it shows a term the first does not.
+    later = next((m for m in found if m[2] != first[2] and m[0] > first[0] + width - LEAD_CHARS), None)
+    size = width // 2 if later else width
+    windows = [_window(text, first[0] - LEAD_CHARS // (2 if later else 1), size)]
+    if later:
+        begin, end = _window(text, later[0] - LEAD_CHARS // 2, size)
+        if begin < windows[0][1]:
+            windows = [(windows[0][0], max(end, windows[0][1]))]
+        else:
+            windows.append((begin, end))
     segments: list[tuple[str, bool]] = []
-    rest = marked
-    while rest:
-        start = rest.find(_OPEN)
-        if start < 0:
-            segments.append((rest, False))
-            break
-        if start:
-            segments.append((rest[:start], False))
-        end = rest.find(_CLOSE, start)
-        end = len(rest) if end < 0 else end
-        segments.append((rest[start + 1 : end], True))
-        rest = rest[end + 1 :]
+    for number, (begin, end) in enumerate(windows):
+        if begin > 0:
+            segments.append(("…" if number == 0 else " … ", False))
+        position = begin
+        for start, stop, _term in found:
+            if start < begin or stop > end:
+                continue
+            if start > position:
+                segments.append((text[position:start], False))
+            segments.append((text[start:stop], True))
+            position = stop
+        if position < end:
+            segments.append((text[position:end], False))
+    if windows[-1][1] < len(text):
+        segments.append(("…", False))
     return segments
