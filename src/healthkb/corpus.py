@@ -9,7 +9,6 @@ and files over a size limit are skipped, each with a reason.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -237,12 +236,19 @@ class UndecodableError(ValueError):
     """The bytes are not text (binary, or an encoding we cannot read)."""
 
 
-def decode_bytes(data: bytes) -> Decoded:
+def decode_bytes(data: bytes, *, fingerprint: bool = True) -> Decoded:
     """Decode article bytes: UTF-8 (BOM allowed), UTF-16 with BOM, else cp1252.
 
     Raises UndecodableError for binary content (a NUL byte outside UTF-16).
+    ``fingerprint=False`` skips the SHA-256 (``sha256`` is then ""): readers
+    that only display text need no hash.
     """
-    digest = hashlib.sha256(data).hexdigest()
+    if fingerprint:
+        import hashlib  # lazy: only indexing needs it, and it loads OpenSSL
+
+        digest = hashlib.sha256(data).hexdigest()
+    else:
+        digest = ""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return Decoded(data.decode("utf-16"), "utf-16", (), digest)
@@ -258,10 +264,10 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded(data.decode("cp1252", errors="replace"), "cp1252", (warning,), digest)
 
 
-def read_file(path: str) -> Decoded:
+def read_file(path: str, *, fingerprint: bool = True) -> Decoded:
     """Read and decode one file (UndecodableError, OSError propagate)."""
     with open(path, "rb") as handle:
-        return decode_bytes(handle.read())
+        return decode_bytes(handle.read(), fingerprint=fingerprint)
 
 
 def load_article(file: ArticleFile) -> tuple[Article, Decoded]:

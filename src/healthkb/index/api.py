@@ -93,7 +93,6 @@ class KBIndex:
     def _rebuild(self, message: str) -> None:
         from healthkb.index.update import update_index
 
-        self.notices.append(message)
         if self._searcher is not None:
             try:
                 self._searcher.close()
@@ -102,7 +101,9 @@ class KBIndex:
             self._searcher = None
         self.catalog.close()
         self.report = update_index(self.paths, full=True)
-        self.notices.extend(n for n in self.report.notices if n not in self.notices)
+        # The update's own notice is the more precise one (e.g. a damaged catalog).
+        own = [n for n in self.report.notices if n not in self.paths.notices]
+        self.notices.extend(n for n in (own or [message]) if n not in self.notices)
         self.catalog = Catalog(self.paths.catalog)
 
     def resolve(self, ref: str) -> ArticleRow:
@@ -121,14 +122,14 @@ class KBIndex:
     def body(self, row: ArticleRow) -> str | None:
         """The article's current body from disk (None if the file vanished)."""
         try:
-            decoded = read_file(os.path.join(self.root, row.path))
+            decoded = read_file(os.path.join(self.root, row.path), fingerprint=False)
         except (OSError, UndecodableError):
             return None
         return parse_article(decoded.text, row.id).body
 
     def raw_text(self, row: ArticleRow) -> str | None:
         try:
-            return read_file(os.path.join(self.root, row.path)).text
+            return read_file(os.path.join(self.root, row.path), fingerprint=False).text
         except (OSError, UndecodableError):
             return None
 

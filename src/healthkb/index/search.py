@@ -22,9 +22,11 @@ from healthkb.article import parse_article
 from healthkb.corpus import UndecodableError, read_file
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
+from healthkb.index.expansion import QueryExpander
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.index.plainquery import ANY_TERM_SCALE, plain_query
 from healthkb.index.snippets import make_snippet, snippet_terms
+from healthkb.index.rescue import rescue_search
 from healthkb.index.spelling import suggest_query
 from healthkb.index.store import IndexPaths
 from healthkb.text import match_key, sanitize_line
@@ -69,7 +71,8 @@ class SearchResult:
     hits: list[Hit]
     suggestion: str | None = None
     fallback: str | None = None  # "any" when all-terms found nothing
-    expanded: list[str] = field(default_factory=list)
+    expanded: list[str] = field(default_factory=list)  # vocabulary terms searched too
+    rescue: str | None = None  # the zero-result rescue step that found the hits (rescue.py)
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -86,6 +89,7 @@ class Searcher:
         self.searcher = WhooshSearcher(reader)
         self.schema = self._indexes[0].schema
         self._parsers: dict[bool, object] = {}
+        self.expander = QueryExpander(paths.kb.marker_dir)  # loads the vocabulary on first use
 
     def close(self) -> None:
         self.searcher.close()
@@ -107,26 +111,25 @@ class Searcher:
             self._parsers[any_term] = MultifieldParser(list(SEARCH_FIELDS), self.schema, group=group)
         return self._parsers[any_term]
 
-    def parse(self, text: str, any_term: bool = False, extra: list | None = None):
+    def parse(self, text: str, any_term: bool = False):
+        """The query for ``text`` as written (expansion.py adds synonyms)."""
         query = plain_query(text, self.schema["body"].analyzer, any_term=any_term)
         if query is None:
             query = self.parser(any_term).parse(text)
-        if extra:
-            from whoosh.query import Or
-
-            query = Or([query, *extra])
         return query
 
     # -- search ------------------------------------------------------------
     def search(
-        self, text: str, *, limit: int = 10, page: int = 1, explain: bool = False, expansions=None
+        self, text: str, *, limit: int = 10, page: int = 1, explain: bool = False, exact: bool = False
     ) -> SearchResult:
+        """Search for ``text``; ``exact`` turns off the vocabulary's synonyms."""
         started = time.perf_counter()
         text, notices = clean_query(text)
         offset = (page - 1) * limit
-        extra = expansions or []
-        query = self.parse(text, extra=extra)
-        fallback = None
+        built = self.expander.build(self, text, exact=exact)
+        query = built.query
+        notices += built.notices
+        fallback = rescued = None
         results = self.searcher.search(query, limit=offset + limit + 5, terms=explain)
         exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
         if query is NullQuery and not exact_ids:
@@ -137,11 +140,11 @@ class Searcher:
                 hint='try: healthkb search "lumbar"',
             )
         if results.is_empty() and not exact_ids:
-            query_any = self.parse(text, any_term=True, extra=extra)
-            if query_any != query:
-                any_results = self.searcher.search(query_any, limit=offset + limit + 5, terms=explain)
-                if not any_results.is_empty():
-                    results, query, fallback = any_results, query_any, "any"
+            rescued = rescue_search(self, text, query, exact=exact, limit=offset + limit + 5, explain=explain)
+            notices += rescued.notices
+            if rescued.results is not None:
+                results, query, built = rescued.results, rescued.query, rescued.built
+                fallback = "any" if rescued.any_term else None
         total = results.scored_length()
         if total >= offset + limit + 5:
             # More hits than we scored: count the rest (the only full pass, and
@@ -155,11 +158,14 @@ class Searcher:
         ordered = [r for r in ranked if r[1] in exact] + ordered + [r for r in ranked if r[1] not in exact]
         hits = self._hits(ordered[offset:], limit, offset, query, exact, explain)
         suggestion = None
-        if total < 3:
+        if rescued is not None and rescued.corrected:
+            suggestion = rescued.corrected
+        elif total < 3:
             suggestion = suggest_query(self.catalog, text)
         return SearchResult(
             query=text, total=total, page=page, limit=limit, hits=hits, suggestion=suggestion,
-            fallback=fallback, notices=notices, seconds=time.perf_counter() - started,
+            fallback=fallback, expanded=built.added, rescue=rescued.step if rescued else None,
+            notices=notices, seconds=time.perf_counter() - started,
         )
 
     def _hits(self, ordered, limit, offset, query, exact, explain) -> list[Hit]:
@@ -187,7 +193,7 @@ class Searcher:
 
     def body_of(self, row: ArticleRow) -> str | None:
         try:
-            decoded = read_file(os.path.join(self.paths.kb.root, row.path))
+            decoded = read_file(os.path.join(self.paths.kb.root, row.path), fingerprint=False)
         except (OSError, UndecodableError):
             return None
         return parse_article(decoded.text, row.id).body

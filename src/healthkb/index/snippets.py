@@ -26,17 +26,6 @@ def query_terms(query, fields=("body", "title")) -> set[str]:
     return _texts(query.iter_all_terms(phrases=True), fields)
 
 
-def snippet_terms(query, reader, fields=("body", "title")) -> set[str]:
-    """The terms to highlight: the query's own, plus the index terms its
-    wildcards and fuzzy terms stand for (computed once per search)."""
-    terms = query_terms(query, fields)
-    try:
-        terms |= _texts(query.existing_terms(reader, phrases=True, expand=True), fields)
-    except Exception:  # noqa: BLE001 - highlighting is a nicety; never fail a search over it
-        pass
-    return terms
-
-
 def snippet_terms(query, reader, fields=("body", "title"), limit: int = 2000) -> set[str]:
     """The words to highlight: the query's own terms plus what its wildcards,
     prefixes and fuzzy terms expand to in the index (``herni*`` → herniat).
@@ -44,16 +33,14 @@ def snippet_terms(query, reader, fields=("body", "title"), limit: int = 2000) ->
     Walks the leaves itself: Whoosh's ``Query.existing_terms`` reuses its
     ``fieldname`` argument as a loop variable and so skips whole fields.
     """
-    found: set[str] = set()
+    found = query_terms(query, fields)
     for leaf in query.leaves():
         if leaf.field() not in fields:
             continue
         try:
-            expanded = leaf.expanded_terms(reader, phrases=True)
-            for _fieldname, text in itertools.islice(expanded, limit):
-                found.add(text.decode("utf-8") if isinstance(text, bytes) else text)
-        except Exception:  # noqa: BLE001 - highlighting is a nicety: keep the words we have
-            found |= query_terms(leaf, fields)
+            found |= _texts(itertools.islice(leaf.expanded_terms(reader, phrases=True), limit), fields)
+        except Exception:  # noqa: BLE001 - highlighting is a nicety; never fail a search over it
+            pass
     return found
 
 
@@ -62,10 +49,15 @@ def _matches(analyzer, text: str, terms: set[str]) -> list[tuple[int, int, str]]
     if len(folded) != len(text):  # a ligature changed lengths: offsets would drift
         folded = text.lower()
     found = []
+    # Stemming only rewrites endings, so a word can only stem to a query term
+    # that starts with the same letter: skip the stemmer for all the others.
+    initials = {term[:1] for term in terms}
     for match in WORD_PATTERN.finditer(folded):
         word = match.group()
         if len(folded) != len(text):
             word = fold_for_index(word)
+        if word[:1] not in initials:
+            continue
         term = analyzer.term_of(word)
         if term in terms:
             found.append((match.start(), match.end(), term))
