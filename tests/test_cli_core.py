@@ -301,13 +301,22 @@ def test_add_copies_and_indexes_at_once(small_kb, tmp_path, snapshot):
     assert [h["id"] for h in found["hits"]] == ["hydration-in-summer"]
 
 
-def test_add_into_a_folder_and_a_non_txt_name(small_kb, tmp_path):
+def test_add_into_a_folder_and_a_non_txt_name(small_kb, tmp_path, snapshot):
     source = tmp_path / "notes.md"
     source.write_text(article("Shade and rest in the heat of the day."), encoding="utf-8")
     result = run_cli("add", "--into", "heat", str(source))
     assert result.code == 0
     assert (small_kb / "heat" / "notes.md.txt").is_file()
-    assert run_cli("add", "--into", "../outside", str(source)).code == 2
+    before = snapshot(small_kb)
+    for into in ("../outside", STATE_DIR_NAME, "heat/.hidden", "heat/heatstroke.txt"):
+        refused = run_cli("add", "--into", into, str(source))
+        assert refused.code == 2 and into in refused.stderr, into
+    (small_kb / "clash.txt").mkdir()  # a folder where the article would go
+    clash = tmp_path / "clash.txt"
+    clash.write_text(article("Clash."), encoding="utf-8")
+    assert run_cli("add", "--force", str(clash)).code == 2
+    (small_kb / "clash.txt").rmdir()
+    assert snapshot(small_kb) == before
 
 
 def _bad_files(tmp_path: Path) -> dict[str, Path]:

@@ -358,3 +358,16 @@ def test_every_command_has_help_with_an_example(command):
 def test_bad_option_is_a_usage_error(acceptance_kb):
     result = run("--kb", acceptance_kb, "graph", "--format", "png")
     assert result.exit_code == 2
+
+
+def test_check_wraps_long_details_on_continuation_rows():
+    from healthkb.checks import Problem
+    from healthkb.cli.links_cmds import _problem_rows
+
+    problems = [Problem("missing_next", "a/b", "word " * 30), Problem("skipped", "x.txt", "binary file")]
+    assert _problem_rows(problems, None) == [(p.kind, p.id, p.detail) for p in problems]
+    rows = _problem_rows(problems, 80)
+    room = 80 - len("missing_next") - len("article") - 4
+    assert all(len(detail) <= room for _k, _i, detail in rows)
+    assert [k for k, _i, _d in rows] == ["missing_next"] + [""] * (len(rows) - 2) + ["skipped"]
+    assert " ".join(d for _k, _i, d in rows[:-1]) == ("word " * 30).strip()

@@ -497,13 +497,37 @@ def test_two_reindexes_at_once_lose_and_duplicate_nothing(starter_kb):
 # ---------------------------------------------------------------- the parallel build
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the build never shards")
+def test_search_after_an_incremental_update_of_a_sharded_index(starter_kb, monkeypatch):
+    # Shard even this small KB, then update it: each touched shard gains a
+    # segment.  Searching must neither fail nor fall back to a rebuild.
+    from healthkb.index import update
+
+    monkeypatch.setattr(update, "PARALLEL_MIN_DOCS", 1)
+    report = reindex(kb_of(starter_kb))
+    assert report.full and int(catalog_meta(starter_kb, "shards")) >= 2
+    generation = catalog_meta(starter_kb, "generation")
+    for path in sorted(starter_kb.rglob("*.txt"))[:6]:  # several shards get a second segment
+        path.write_text(path.read_text(encoding="utf-8") + "\nQuixotic note.\n", encoding="utf-8")
+        bump_mtime(path)
+    assert len(reindex(kb_of(starter_kb)).updated) == 6
+    for query in ("quixotic", "lumbar", "lumbar spine", "title:lumbar"):
+        result = run_cli("search", query, "--json", "--explain")
+        assert result.code == 0 and result.notices() == [], result.stderr
+    assert len(json.loads(run_cli("search", "quixotic", "--json").stdout)["hits"]) == 6
+    assert catalog_meta(starter_kb, "generation") == generation  # no rebuild behind our back
+    assert run_cli("similar", SEED_ID, "--json").code == 0
+
+
 @pytest.mark.slow
 def test_a_large_kb_goes_through_the_shard_workers(isolated_env):
     from healthkb.article import parse_article
     from healthkb.corpus import read_file
     from healthkb.index.schema import HealthTokenizer
 
-    count = 900
+    from healthkb.index.update import PARALLEL_MIN_DOCS
+
+    count = PARALLEL_MIN_DOCS + 100  # just over the size that starts the shard workers
     root = isolated_env.kb
     shutil.rmtree(root)
     subprocess.run([sys.executable, str(REPO_DIR / "scripts" / "make_corpus.py"), str(count), str(root), "--seed", "7"],
@@ -542,7 +566,10 @@ def test_a_large_kb_goes_through_the_shard_workers(isolated_env):
     paths[edited].write_text(paths[edited].read_text(encoding="utf-8").replace(" |", " zyxwvutsr |", 1), encoding="utf-8")
     summary = json.loads(run_proc("reindex", "--json").stdout)
     assert (summary["updated"], summary["removed"], summary["full"]) == (1, 1, False)
-    found = json.loads(run_proc("search", "zyxwvutsr", "--json").stdout)
-    assert [h["id"] for h in found["hits"]] == [edited]
+    generation = catalog_meta(root, "generation")
+    searched = run_proc("search", "zyxwvutsr", "--json")
+    assert "rebuilding" not in searched.stderr
+    assert [h["id"] for h in json.loads(searched.stdout)["hits"]] == [edited]
+    assert catalog_meta(root, "generation") == generation
     ids = indexed_ids(root)
     assert len(ids) == len(set(ids)) == count - 1 and victim not in ids

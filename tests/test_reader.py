@@ -78,7 +78,7 @@ def library():
         page("t1", "Twin one"),
         page("t2", "Twin two"),
     ]
-    hits = [("c", "Gamma"), ("t1", "Twin one"), ("t2", "Twin two")]
+    hits = [("a", "Alpha"), ("c", "Gamma"), ("t1", "Twin one"), ("t2", "Twin two")]
     return FakeLibrary(pages, hits, refs={"twin one": "t1", "gone": "vanished"})
 
 
@@ -159,6 +159,12 @@ def test_search_lists_hits_and_a_number_opens_one(library):
     assert titles_shown(written) == ["== Alpha ==", "== Twin two ==", "== Alpha =="]
     assert written[-2] == "Type / and the words to look for, e.g. /lumbar pain"
     assert written[-1] == 'No article matches "zzz".'
+
+
+def test_opening_the_current_article_from_a_list_says_so(library):
+    reader, written = session(library, ["/alpha", "1"])
+    assert written[-1] == "You are reading that article."
+    assert reader.history == [] and reader.opened == 1
 
 
 def test_a_number_outside_the_pending_list_keeps_it(library):

@@ -26,6 +26,11 @@ def plan_copies(kb_root: Path, files: list[str], *, force: bool, into: str = "")
     folder = (kb_root / into).resolve() if into else kb_root
     if into and os.path.commonpath([folder, kb_root]) != str(kb_root):
         raise BadInputError(f"--into must be a folder inside the knowledge base: {into}")
+    if into and any(part.startswith(".") for part in folder.relative_to(kb_root).parts):
+        # Hidden folders (and .healthkb, the index) are not scanned: the article would vanish.
+        raise BadInputError(f"--into cannot be a hidden folder: {into}")
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"--into names a file, not a folder: {into}")
     plans: list[PlannedCopy] = []
     seen: set[Path] = set()
     for name in files:
@@ -55,6 +60,8 @@ def plan_copies(kb_root: Path, files: list[str], *, force: bool, into: str = "")
         if target in seen:
             raise BadInputError(f"two files would both be added as {base}")
         seen.add(target)
+        if target.is_dir():
+            raise BadInputError(f"{target.relative_to(kb_root)} is a folder in the knowledge base; cannot add {shown} there")
         exists = target.exists()
         if exists and source.resolve() == target.resolve():
             raise BadInputError(f"{shown} is already in the knowledge base")

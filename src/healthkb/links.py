@@ -118,8 +118,10 @@ def _nav_line(text: str | None) -> _NavLine | None:
 
 
 def _filename_key(article_id: str) -> str:
-    words = title_from_filename(article_id.rsplit("/", 1)[-1])
-    return match_key(words) if words else ""
+    stem = article_id.rsplit("/", 1)[-1]
+    # match_key drops the spaces and capital that title_from_filename adds, so
+    # the stem's own key is the title's key whenever the stem reads as words.
+    return match_key(stem) if title_from_filename(stem) else ""
 
 
 class LinkResolver:
@@ -160,6 +162,32 @@ class LinkResolver:
         self._opening_keys = [key for key, _ in openings]
         self._opening_ids = [article_id for _, article_id in openings]
         self._teaser_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_teaser_cache"] = {}  # a per-process memo: not worth saving
+        return state
+
+    def replace_opening(self, article_id: str, old: str, new: str) -> None:
+        """An article's body changed but not its title or nav lines: move its
+        opening key, so the resolver stays right without being rebuilt."""
+        old, new = old[:KEY_PREFIX_LIMIT], new[:KEY_PREFIX_LIMIT]
+        if old == new:
+            return
+        keys, ids = self._opening_keys, self._opening_ids
+        if old:
+            at = bisect_left(keys, old)
+            while at < len(keys) and keys[at] == old and ids[at] != article_id:
+                at += 1
+            if at < len(keys) and keys[at] == old:
+                del keys[at], ids[at]
+        if new:
+            at = bisect_left(keys, new)
+            while at < len(keys) and keys[at] == new and ids[at] < article_id:
+                at += 1
+            keys.insert(at, new)
+            ids.insert(at, article_id)
+        self._teaser_cache.clear()
 
     # -- lookups ---------------------------------------------------------
 

@@ -161,10 +161,11 @@ class Reader:
             self.opened -= 1  # showing again is not opening another article
             self.show(self.current)
 
-    def _open(self, article_id: str) -> None:
+    def _open(self, article_id: str, *, from_list: bool = False) -> None:
         """Go to an article, remembering the current one for ``b``."""
         if self.current is not None and article_id == self.current.id:
-            self.write("That link leads back to this article.")
+            # A self link is worth naming as such; a list entry is just "here".
+            self.write("You are reading that article." if from_list else "That link leads back to this article.")
             return
         page = self.library.page(article_id)
         if page is None:
@@ -207,7 +208,7 @@ class Reader:
         if self.choices:
             if 1 <= number <= len(self.choices):
                 entries, self.choices = self.choices, []
-                self._open(entries[number - 1][0])
+                self._open(entries[number - 1][0], from_list=True)
             else:
                 self.write(f"Choose 1-{len(self.choices)} from the list, or press Enter to return to the article.")
             return

@@ -133,7 +133,7 @@ def links(ctx, ref: str, as_json: bool) -> None:
     \b
     Examples:
       healthkb links 000_ec7fe29246c6fc0e
-      healthkb links "hip effusion" --json | jq '.related[] | select(.status != "resolved")'
+      healthkb links joints/do-you-have --json | jq '.related[] | select(.status != "resolved")'
     """
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
@@ -229,7 +229,7 @@ def _export_records(ix, skipped: list[str]):
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True,
               help="jsonl: one article per line; bulk: _bulk action and document line pairs.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (replaced only once complete) instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout (-), replacing it only once complete.")
 @click.option("--index-name", default=DEFAULT_INDEX_NAME, show_default=True, metavar="NAME",
               help="The _index named in --format bulk action lines.")
 @pass_ctx
@@ -267,7 +267,7 @@ def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="dot", show_default=True,
               help="dot: Graphviz; json: {schema, nodes, edges}.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (replaced only once complete) instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout (-), replacing it only once complete.")
 @click.option("--missing", is_flag=True, help="Include links whose target is not in the KB.")
 @pass_ctx
 def graph(ctx, fmt: str, output: str | None, missing: bool) -> None:
@@ -383,7 +383,7 @@ def read(ctx, ref: str, width: int | None) -> None:
     \b
     Examples:
       healthkb read 000_ec7fe29246c6fc0e
-      printf 'n\\n2\\nb\\nq\\n' | healthkb read "hip effusion"
+      printf 'n\\n2\\nb\\nq\\n' | healthkb read "Do you have to lie flat"
     """
     with ctx.open_index() as ix:
         row = ix.resolve(ref)

@@ -38,8 +38,9 @@ def _hit_json(hit) -> dict:
 @click.option("--page", "-p", default=1, show_default=True, callback=positive, help="Page of results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--explain", is_flag=True, help="Show why each hit ranked where it did.")
+@click.option("--exact", is_flag=True, help="Only the words as typed: no synonyms, spellings or abbreviations.")
 @pass_ctx
-def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, explain: bool) -> None:
+def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, explain: bool, exact: bool) -> None:
     """Search the articles (AND by default, "phrases", title:, wild*).
 
     \b
@@ -50,7 +51,7 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
     """
     text = " ".join(query)
     with ctx.open_index() as ix:
-        result = ix.search(text, limit=limit, page=page, explain=explain)
+        result = ix.search(text, limit=limit, page=page, explain=explain, exact=exact)
         show_notices(ix)
         empty_kb = not result.total and ix.catalog.count() == 0
     if empty_kb and not as_json:
@@ -62,23 +63,25 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
             "query": result.query, "total": result.total, "page": result.page, "limit": result.limit,
             "hits": [_hit_json(h) | ({"explain": h.explain} if explain else {}) for h in result.hits],
             "suggestion": result.suggestion, "fallback": result.fallback, "expanded": result.expanded,
+            "rescue": result.rescue,
         }))
     else:
-        if result.fallback:
-            notice(f"no article has all of the words; showing articles with any of them")
         if result.hits:
             emit("\n".join(_hit_lines(result.hits, min(terminal_width(), 120), use_color())))
         shown = f"{result.hits[0].rank}–{result.hits[-1].rank} of " if result.hits and (page > 1 or result.total > len(result.hits)) else ""
         noun = "result" if result.total == 1 else "results"
         quoted = shorten(result.query, 80)  # a long query is echoed only in part
+        if result.expanded:
+            click.echo(f"also searched: {shorten(', '.join(result.expanded), 200)}", err=True)
         click.echo(f"{shown}{result.total:,} {noun} for \"{quoted}\" ({result.seconds * 1000:.0f} ms)", err=True)
         if not result.hits and result.total:
             last = (result.total + limit - 1) // limit
             notice(f"page {page} is past the end: {limit} per page makes {_pages(last)}")
-        if result.suggestion:
+        if result.suggestion and result.rescue != "spelling":  # the rescue's notice said it
             click.echo(f"did you mean: healthkb search \"{result.suggestion}\"", err=True)
         if result.hits and result.total > page * limit:
-            click.echo(f"more: healthkb search \"{result.query}\" --page {page + 1}", err=True)
+            more = " --exact" if exact else ""
+            click.echo(f"more: healthkb search \"{result.query}\" --page {page + 1}{more}", err=True)
     if not result.hits:
         raise SystemExit(1)
 

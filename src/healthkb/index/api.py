@@ -10,7 +10,6 @@ write lock it reads the last committed index instead.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field

@@ -22,7 +22,7 @@ from healthkb.article import parse_article
 from healthkb.corpus import UndecodableError, read_file
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
-from healthkb.index.expansion import QueryExpander
+from healthkb.index.expansion import QueryExpander, unless_searched
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.index.plainquery import ANY_TERM_SCALE, plain_query
 from healthkb.index.snippets import make_snippet, snippet_terms
@@ -84,7 +84,11 @@ class Searcher:
         self.paths = paths
         self.catalog = catalog
         self._indexes = open_shards(paths, catalog)
-        readers = [ix.reader() for ix in self._indexes]
+        # One flat list of segment readers: a shard updated incrementally has
+        # several segments, and a MultiReader nested in a MultiReader gives
+        # sub-searchers whose MultiMatcher lacks skip_to_quality, so every
+        # ranked search would fail (NotImplementedError) until a rebuild.
+        readers = [leaf for ix in self._indexes for leaf, _offset in ix.reader().leaf_readers()]
         reader = readers[0] if len(readers) == 1 else MultiReader(readers)
         self.searcher = WhooshSearcher(reader)
         self.schema = self._indexes[0].schema
@@ -161,7 +165,7 @@ class Searcher:
         if rescued is not None and rescued.corrected:
             suggestion = rescued.corrected
         elif total < 3:
-            suggestion = suggest_query(self.catalog, text)
+            suggestion = unless_searched(suggest_query(self.catalog, text), text, built.added)
         return SearchResult(
             query=text, total=total, page=page, limit=limit, hits=hits, suggestion=suggestion,
             fallback=fallback, expanded=built.added, rescue=rescued.step if rescued else None,

@@ -85,9 +85,9 @@ def catalog_problem(paths: IndexPaths) -> str | None:
     try:
         catalog = Catalog(paths.catalog)
         try:
-            verdict = catalog.db.execute("PRAGMA quick_check").fetchone()
-            if not verdict or verdict[0] != "ok":
-                return "the index was damaged"
+            # No integrity scan here (PRAGMA quick_check reads the whole file:
+            # 100 ms at 10,000 articles).  Damage deeper in the file raises
+            # DatabaseError later, and update_index rebuilds then.
             version = catalog.get_meta("schema_version")
             generation = catalog.get_meta("generation")
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import zlib
 from collections import Counter
@@ -19,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from healthkb.article import Article
+from healthkb.errors import IndexUnavailableError
 from healthkb.corpus import Decoded, Skipped, UndecodableError, load_article, scan_kb
 from healthkb.index.catalog import KIND_CODES, STATUS_CODES, Catalog, key_hash
 from healthkb.index.lock import WriteLock
+from healthkb.index.resolvercache import load_resolver, new_stamp, save_resolver
 from healthkb.index.store import (
     IndexPaths,
     catalog_problem,
@@ -105,35 +108,39 @@ def update_index(
             report.notices.append(f"{problem}; rebuilding it")
             discard_catalog(paths)
             full = True
-        catalog = Catalog(paths.catalog, writer=True)
         try:
-            catalog.create()
-            generation = catalog.get_meta("generation")
-            if generation is None:
-                full = True
-            elif not full and not _shards_readable(paths, catalog):
-                report.notices.append("the search index was damaged; rebuilding it")
-                full = True
-            scan = scan_kb(paths.kb.root)
-            if full:
-                _full_build(paths, catalog, scan, report, progress)
-            else:
-                _incremental(paths, catalog, scan, report, progress)
-        finally:
-            catalog.close()
+            _update_or_build(paths, full, report, progress)
+        except (sqlite3.DatabaseError, IndexDamaged):
+            # Damage found on the way (a corrupt page, an unreadable shard):
+            # the index is a cache, so start it again from the articles.
+            if not any("damaged" in notice for notice in report.notices):
+                report.notices.append("the index was damaged; rebuilding it")
+            discard_catalog(paths)
+            try:
+                _update_or_build(paths, True, report, progress)
+            except sqlite3.DatabaseError as exc:
+                raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _shards_readable(paths: IndexPaths, catalog: Catalog) -> bool:
-    from healthkb.index.search import open_shards  # lazy: imports Whoosh
+class IndexDamaged(Exception):
+    """A Whoosh shard of the current generation could not be opened."""
 
+
+def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress) -> None:
+    catalog = Catalog(paths.catalog, writer=True)
     try:
-        for ix in open_shards(paths, catalog):
-            ix.close()
-    except Exception:  # noqa: BLE001 - any failure to open means "rebuild"
-        return False
-    return True
+        catalog.create()
+        if catalog.get_meta("generation") is None:
+            full = True
+        scan = scan_kb(paths.kb.root)
+        if full:
+            _full_build(paths, catalog, scan, report, progress)
+        else:
+            _incremental(paths, catalog, scan, report, progress)
+    finally:
+        catalog.close()
 
 
 # -- full build -------------------------------------------------------------
@@ -202,7 +209,9 @@ def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, 
         catalog.replace_skipped((s.path, s.reason) for s in skipped)
         catalog.set_meta("generation", str(generation))
         catalog.set_meta("shards", str(shards))
+        stamp = new_stamp(catalog)
         catalog.set_meta("updated_at", str(time.time()))
+    save_resolver(paths, resolver, stamp)
     report.added = [t.id for t in tasks]
     report.skipped = skipped
 
@@ -347,7 +356,35 @@ def _incremental(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport
         catalog.set_meta("updated_at", str(time.time()))
 
 
-def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], shards: int, report) -> None:
+def _nav_neutral(catalog: Catalog, changed: dict, removed: list[str]) -> dict | None:
+    """Old rows of the changed articles when the change keeps every title and
+    nav line as it was (only bodies changed), else None."""
+    if removed:
+        return None
+    marks = ",".join("?" * len(changed))
+    rows = catalog.db.execute(
+        f"SELECT id, title, base_title, opening, shard, rowid, sha256, base_source, prev, next "
+        f"FROM articles WHERE id IN ({marks})",
+        list(changed),
+    ).fetchall()
+    if len(rows) != len(changed):
+        return None  # an added article
+    for row in rows:
+        article = changed[row[0]][1]
+        if (row[2], row[7], row[8], row[9]) != (article.title, article.title_source, article.prev, article.next):
+            return None
+    return {row[0]: row for row in rows}
+
+
+def _resolver_for(paths, catalog: Catalog, changed: dict, removed: list[str]):
+    """(resolver, old rows, display titles) after the change, reusing the saved
+    resolver when only bodies changed."""
+    old_rows = _nav_neutral(catalog, changed, removed)
+    resolver = load_resolver(paths, catalog) if old_rows is not None else None
+    if resolver is not None:
+        for article_id, (_file, article, _decoded) in changed.items():
+            resolver.replace_opening(article_id, old_rows[article_id][3], ArticleKeys.from_article(article).opening)
+        return resolver, old_rows, {i: resolver.title(i) for i in changed}
     old_rows = {
         row[0]: row
         for row in catalog.db.execute("SELECT id, title, base_title, opening, shard, rowid, sha256 FROM articles")
@@ -360,7 +397,11 @@ def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], s
             keys.append(ArticleKeys(article_id, base_title, base_source, prev, nxt, opening))
     keys.extend(ArticleKeys.from_article(article) for _f, article, _d in changed.values())
     resolver = LinkResolver(keys)
-    new_titles = {article_id: (title, source) for article_id, title, source in resolver.titles()}
+    return resolver, old_rows, {article_id: (title, source) for article_id, title, source in resolver.titles()}
+
+
+def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], shards: int, report) -> None:
+    resolver, old_rows, new_titles = _resolver_for(paths, catalog, changed, removed)
     retitled = [
         i for i, (title, _s) in new_titles.items() if i not in changed and old_rows[i][1] != title
     ]
@@ -423,6 +464,8 @@ def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], s
         for _f, article, _d in changed.values():
             words.update(set(WORD_PATTERN.findall(fold_for_index(article.title + " " + article.body))))
         catalog.add_words(words)
+        stamp = new_stamp(catalog)
+    save_resolver(paths, resolver, stamp)
 
 
 def _statuses(catalog: Catalog, sources: set[int]) -> dict[tuple[int, int, int], int]:
@@ -453,8 +496,11 @@ def _update_whoosh(paths, catalog, changed, removed, retitled, new_titles, old_r
         doc = dict(id=article_id, title=new_titles[article_id][0], body=body)
         work.setdefault(row[4], []).append(("update", article_id, doc))
     for shard, items in sorted(work.items()):
-        ix = whoosh_index.open_dir(str(paths.shard_dir(generation, shard)))
-        writer = ix.writer(compound=False, timeout=5.0)
+        try:
+            ix = whoosh_index.open_dir(str(paths.shard_dir(generation, shard)))
+            writer = ix.writer(compound=False, timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - whatever broke the shard, rebuild it
+            raise IndexDamaged(f"shard {shard}: {type(exc).__name__}: {exc}") from exc
         try:
             for action, article_id, doc in items:
                 if action == "delete":

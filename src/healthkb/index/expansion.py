@@ -1,0 +1,204 @@
+"""Health-language query expansion: the vocabulary's alternatives as Whoosh queries.
+
+Owns turning a user's query plus :meth:`healthkb.synonyms.Vocabulary.expand`
+into one Whoosh query, and the per-index :class:`QueryExpander` that loads
+the vocabulary (built-in plus the KB's own ``.healthkb/synonyms.txt``) on
+first use and reports its problems once.
+
+Rules (search and tests rely on them):
+
+* Only plain-word queries are expanded. A query with Whoosh syntax (quotes,
+  ``field:``, parentheses, wildcards, ``^`` boosts, ``~``, a word starting
+  with ``'``, or an upper-case operator AND/OR/NOT/ANDNOT/ANDMAYBE) is taken
+  exactly as written: its author is being precise, and rewriting part of a
+  parsed syntax tree could change what the operators mean.
+* Expansion works per span, so meaning is kept: ``high blood pressure diet``
+  becomes ``((high AND blood AND pressure) OR hypertension^0.6 OR ...) AND
+  diet``. The user's own words keep weight 1; every added alternative is
+  boosted by :data:`ALTERNATIVE_BOOST`, so an article in the user's words
+  ranks above one that only uses a synonym, all else equal.
+* Alternatives go through the index's own analyzer (stemming, folding, stop
+  words), so they match what was indexed; a multi-word alternative is a
+  phrase. Like ``MultifieldParser`` every part searches title and body (the
+  title's weight is in the index). An alternative whose index terms equal
+  something already searched ("kidney stones" vs "kidney stone") is dropped
+  and not reported as added.
+* A query without any vocabulary term yields exactly the parser's query, so
+  plain searches are unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from whoosh.query import And, NullQuery, Or, Phrase, Term
+
+from healthkb.index.schema import WORD_PATTERN, fold_for_index
+
+if TYPE_CHECKING:
+    from healthkb.synonyms import Expansion, Vocabulary
+
+SEARCH_FIELDS = ("title", "body")
+# Added terms count a little over half of the user's own: enough for an
+# article that only says "hypertension" to be found and ranked, never enough
+# to outrank one that says what the user typed.
+ALTERNATIVE_BOOST = 0.6
+ANY_TERM_SCALE = 0.9  # the coordination bonus of the parser's any-term group
+MAX_PROBLEM_NOTICES = 5
+
+_SYNTAX = re.compile(r"[\"():*?^~\[\]{}]|(?:^|\s)'")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
+
+
+def union(subqueries, **options) -> Or:
+    """``Or`` that always uses Whoosh's tree of union matchers.
+
+    For indexes under 5,000 documents Whoosh otherwise picks, for an Or of
+    three or more parts, an ArrayUnionMatcher, whose ``max_quality`` is the
+    largest of its parts' although its scores are their sum: top-N collection
+    then skips documents that should rank first (seen here: "heat stroke
+    symptoms" lost the heatstroke article with --limit 10, not with 100).
+    """
+    query = Or(subqueries, **options)
+    query.matcher_type = Or.DEFAULT_MATCHER
+    return query
+
+
+def is_plain(text: str) -> bool:
+    """True for a query of bare words (no Whoosh syntax at all)."""
+    return not _SYNTAX.search(text) and _OPERATORS.isdisjoint(text.split())
+
+
+@dataclass
+class BuiltQuery:
+    """A query ready to run, with what expansion added to it."""
+
+    query: object  # a whoosh.query.Query
+    added: list[str] = field(default_factory=list)  # vocabulary terms searched too
+    notices: list[str] = field(default_factory=list)  # vocabulary problems (first use only)
+    any_term: bool = False
+
+
+class QueryExpander:
+    """Builds queries for one index; loads the vocabulary on first need."""
+
+    def __init__(self, kb_state_dir: Path | str) -> None:
+        self.kb_state_dir = kb_state_dir
+        self._vocabulary: Vocabulary | None = None
+
+    def vocabulary(self) -> tuple[Vocabulary, list[str]]:
+        """The vocabulary, and its problems as notices the first time only."""
+        if self._vocabulary is not None:
+            return self._vocabulary, []
+        from healthkb.synonyms import load_vocabulary, user_vocabulary_paths
+
+        self._vocabulary = load_vocabulary(user_vocabulary_paths(self.kb_state_dir))
+        return self._vocabulary, problem_notices(self._vocabulary.problems)
+
+    def build(self, searcher, text: str, *, any_term: bool = False, exact: bool = False) -> BuiltQuery:
+        """The query for ``text`` (all words, or any with ``any_term``), expanded
+        unless ``exact`` or the query uses Whoosh syntax.
+
+        ``searcher`` is a :class:`healthkb.index.search.Searcher`: its
+        ``parse`` (the unexpanded query) and its schema."""
+
+        def parse(words: str):
+            return searcher.parse(words, any_term=any_term)
+
+        base = parse(text)
+        if exact or base is NullQuery or not is_plain(text):
+            return BuiltQuery(base, any_term=any_term)
+        vocabulary, notices = self.vocabulary()
+        expansion = vocabulary.expand(text.split())
+        if not expansion.spans:
+            return BuiltQuery(base, notices=notices, any_term=any_term)
+        query, added = expanded_query(parse, searcher.schema, expansion, any_term=any_term)
+        return BuiltQuery(query, added, notices, any_term)
+
+
+def expanded_query(parse, schema, expansion: Expansion, *, any_term: bool = False):
+    """(query, added terms): each expanded span ORed with its alternatives,
+    the parts joined like the parser joins words (AND, or OR for any-term).
+
+    ``parse`` turns some of the user's words into the unexpanded query."""
+    words = expansion.words
+    analyzer = schema["body"].analyzer
+    # Index terms already searched: each span's own words, then each added
+    # alternative, so nothing is searched twice under two spellings.
+    seen = {tuple(index_terms(analyzer, " ".join(span.words))) for span in expansion.spans}
+    parts = []
+    added: list[str] = []
+    position = 0
+    for span in expansion.spans:
+        if span.start > position:
+            parts.append(parse(" ".join(words[position : span.start])))
+        alternatives = []
+        for alternative in span.alternatives:
+            terms = tuple(index_terms(analyzer, alternative.text))
+            if not terms or terms in seen:
+                continue
+            seen.add(terms)
+            alternatives.append(alternative_query(schema, alternative.text))
+            added.append(alternative.text)
+        own = parse(" ".join(span.words))
+        choices = [query for query in (own, *alternatives) if query is not NullQuery]
+        parts.append(union(choices) if len(choices) > 1 else choices[0] if choices else NullQuery)
+        position = span.end
+    if position < len(words):
+        parts.append(parse(" ".join(words[position:])))
+    parts = [part for part in parts if part is not NullQuery]
+    if not parts:
+        return NullQuery, []
+    if len(parts) == 1:
+        return parts[0], added
+    return (union(parts, scale=ANY_TERM_SCALE) if any_term else And(parts)), added
+
+
+def alternative_query(schema, text: str, boost: float = ALTERNATIVE_BOOST):
+    """``text`` in title or body, as a term or (several words) a phrase."""
+    per_field = []
+    for fieldname in SEARCH_FIELDS:
+        terms = index_terms(schema[fieldname].analyzer, text)
+        if len(terms) == 1:
+            per_field.append(Term(fieldname, terms[0]))
+        elif terms:
+            per_field.append(Phrase(fieldname, terms))
+    if not per_field:
+        return NullQuery
+    return union(per_field, boost=boost)
+
+
+def index_terms(analyzer, text: str) -> list[str]:
+    """The terms the index holds for ``text`` (stemmed, folded, no stop words)."""
+    terms = getattr(analyzer, "terms", None)
+    if terms is not None:
+        return terms(text)
+    return [token.text for token in analyzer(text)]
+
+
+def problem_notices(problems) -> list[str]:
+    """Vocabulary problems as notices, a few in full and then a count."""
+    shown = [f"vocabulary: {problem}" for problem in problems[:MAX_PROBLEM_NOTICES]]
+    if len(problems) > MAX_PROBLEM_NOTICES:
+        shown.append(f"vocabulary: {len(problems) - MAX_PROBLEM_NOTICES} more problems not shown")
+    return shown
+
+
+def unless_searched(suggestion: str | None, text: str, added: list[str]) -> str | None:
+    """``suggestion`` ("did you mean") unless each word it changes in ``text``
+    was searched anyway as an added term ("apnoea" → "apnea" after expansion
+    already searched "sleep apnea")."""
+    if not suggestion or not added:
+        return suggestion
+    searched = {word for term in added for word in _folded_words(term)}
+    changed = [new for old, new in zip(text.split(), suggestion.split()) if old != new]
+    if changed and all(set(_folded_words(word)) <= searched for word in changed):
+        return None
+    return suggestion
+
+
+def _folded_words(text: str) -> list[str]:
+    return WORD_PATTERN.findall(fold_for_index(text))
