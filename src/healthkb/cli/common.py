@@ -16,7 +16,9 @@ MAX_TEXT_WIDTH = 100
 
 # Commands that only read the index: after a damaged catalog is rebuilt they
 # can simply run again (see cli.main).
-READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "export", "graph", "stats"})
+# Commands that may be run once more after a damaged index is rebuilt: those
+# that print nothing before they fail (export and graph stream as they go).
+READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "stats"})
 
 
 class Context:

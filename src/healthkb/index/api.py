@@ -135,7 +135,7 @@ class KBIndex:
     def links(self, row: ArticleRow) -> list[Link]:
         """The article's outgoing links in footer order, with their status."""
         rows = self.catalog.links_of(row.rowid)
-        ids = {t: a.id for t, a in self.catalog.articles_by_rowid(r[3] for r in rows if r[3]).items()}
+        ids = {t: name[0] for t, name in self.catalog.names_by_rowid(r[3] for r in rows if r[3]).items()}
         grouped: dict[tuple[int, int], list] = {}
         for kind, ordinal, status, target in rows:
             grouped.setdefault((kind, ordinal), [status]).append(ids.get(target) if target else None)
@@ -153,12 +153,12 @@ class KBIndex:
     def backlinks(self, row: ArticleRow) -> list[tuple[str, str, str]]:
         """(id, title, kind) of the articles that link to this one."""
         pairs = self.catalog.backlinks_of(row.rowid)
-        sources = self.catalog.articles_by_rowid(src for src, _ in pairs)
-        found = [(sources[src].id, sources[src].title, KIND_NAMES[kind]) for src, kind in pairs if src in sources and src != row.rowid]
+        sources = self.catalog.names_by_rowid(src for src, _ in pairs)
+        found = [(*sources[src], KIND_NAMES[kind]) for src, kind in pairs if src in sources and src != row.rowid]
         return sorted(found)
 
     def titles(self, ids) -> dict[str, str]:
-        return {i: a.title for i, a in self.catalog.articles_by_id(ids).items()}
+        return self.catalog.titles_by_id(ids)
 
 
 def _is_stale(paths: IndexPaths, catalog: Catalog) -> bool:

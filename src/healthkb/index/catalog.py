@@ -166,6 +166,24 @@ class Catalog:
                 found[row[0]] = _row_to_article(row)
         return found
 
+    def names_by_rowid(self, rowids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """rowid → (id, title): the cheap lookup for naming link targets."""
+        found: dict[int, tuple[str, str]] = {}
+        for chunk in _chunks(list(set(rowids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for rowid, article_id, title in self.db.execute(
+                f"SELECT rowid, id, title FROM articles WHERE rowid IN ({marks})", chunk
+            ):
+                found[rowid] = (article_id, title)
+        return found
+
+    def titles_by_id(self, ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(set(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT id, title FROM articles WHERE id IN ({marks})", chunk))
+        return found
+
     def articles_by_id(self, ids: Iterable[str]) -> dict[str, ArticleRow]:
         found: dict[str, ArticleRow] = {}
         for chunk in _chunks(list(set(ids)), 500):

@@ -48,6 +48,8 @@ SEARCH_FIELDS = ("title", "body")
 ALTERNATIVE_BOOST = 0.6
 ANY_TERM_SCALE = 0.9  # the coordination bonus of the parser's any-term group
 MAX_PROBLEM_NOTICES = 5
+MAX_ADDED = 40  # alternatives added to one query, phrases' inner variants included
+MIN_VARIANT_LETTERS = 5  # shorter words inside a phrase get no spelling variants
 
 _SYNTAX = re.compile(r"[\"():*?^~\[\]{}]|(?:^|\s)'")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
@@ -115,46 +117,81 @@ class QueryExpander:
         expansion = vocabulary.expand(text.split())
         if not expansion.spans:
             return BuiltQuery(base, notices=notices, any_term=any_term)
-        query, added = expanded_query(parse, searcher.schema, expansion, any_term=any_term)
+        query, added = expanded_query(parse, searcher.schema, expansion, vocabulary, any_term=any_term)
         return BuiltQuery(query, added, notices, any_term)
 
 
-def expanded_query(parse, schema, expansion: Expansion, *, any_term: bool = False):
+def expanded_query(parse, schema, expansion: Expansion, vocabulary: Vocabulary | None = None, *,
+                   any_term: bool = False):
     """(query, added terms): each expanded span ORed with its alternatives,
     the parts joined like the parser joins words (AND, or OR for any-term).
 
-    ``parse`` turns some of the user's words into the unexpanded query."""
+    ``parse`` turns some of the user's words into the unexpanded query. With
+    a ``vocabulary``, the words inside a matched phrase also get their
+    spelling variants ("dietary fibre" matches its group as a whole, and
+    "fibre" inside it still finds "fiber"); only variants, since the other
+    synonyms of a word inside a phrase may not fit it ("fever" in "hay fever"
+    is not "pyrexia")."""
     words = expansion.words
     analyzer = schema["body"].analyzer
     # Index terms already searched: each span's own words, then each added
     # alternative, so nothing is searched twice under two spellings.
     seen = {tuple(index_terms(analyzer, " ".join(span.words))) for span in expansion.spans}
-    parts = []
     added: list[str] = []
+
+    def alternatives_of(texts) -> list:
+        found = []
+        for text in texts:
+            terms = tuple(index_terms(analyzer, text))
+            if terms and terms not in seen and len(added) < MAX_ADDED:
+                seen.add(terms)
+                found.append(alternative_query(schema, text))
+                added.append(text)
+        return found
+
+    def either(own, alternatives):
+        choices = [query for query in (own, *alternatives) if query is not NullQuery]
+        return union(choices) if len(choices) > 1 else choices[0] if choices else NullQuery
+
+    def join(parts):
+        parts = [part for part in parts if part is not NullQuery]
+        if len(parts) < 2:
+            return parts[0] if parts else NullQuery
+        return union(parts, scale=ANY_TERM_SCALE) if any_term else And(parts)
+
+    parts = []
     position = 0
     for span in expansion.spans:
         if span.start > position:
             parts.append(parse(" ".join(words[position : span.start])))
-        alternatives = []
-        for alternative in span.alternatives:
-            terms = tuple(index_terms(analyzer, alternative.text))
-            if not terms or terms in seen:
-                continue
-            seen.add(terms)
-            alternatives.append(alternative_query(schema, alternative.text))
-            added.append(alternative.text)
         own = parse(" ".join(span.words))
-        choices = [query for query in (own, *alternatives) if query is not NullQuery]
-        parts.append(union(choices) if len(choices) > 1 else choices[0] if choices else NullQuery)
+        if vocabulary is not None and len(span.words) > 1 and own is not NullQuery:
+            inner = [alternatives_of(spelling_variants(vocabulary, word)) for word in span.words]
+            if any(inner):
+                own = join(either(parse(word), extra) for word, extra in zip(span.words, inner))
+        parts.append(either(own, alternatives_of(alt.text for alt in span.alternatives)))
         position = span.end
     if position < len(words):
         parts.append(parse(" ".join(words[position:])))
-    parts = [part for part in parts if part is not NullQuery]
-    if not parts:
-        return NullQuery, []
-    if len(parts) == 1:
-        return parts[0], added
-    return (union(parts, scale=ANY_TERM_SCALE) if any_term else And(parts)), added
+    query = join(parts)
+    return query, (added if query is not NullQuery else [])
+
+
+def spelling_variants(vocabulary: Vocabulary, word: str) -> list[str]:
+    """Single-word synonyms of ``word`` that are another spelling of it
+    (within two edits: tumour/tumor, fibre/fiber, oesophagus/esophagus)."""
+    from healthkb.index.spelling import edit_distance
+
+    folded = fold_for_index(word)
+    if len(folded) < MIN_VARIANT_LETTERS:
+        return []
+    found = []
+    for span in vocabulary.expand([word]).spans:
+        for alternative in span.alternatives:
+            other = fold_for_index(alternative.text)
+            if " " not in other and edit_distance(folded, other, 2) <= 2:
+                found.append(alternative.text)
+    return found
 
 
 def alternative_query(schema, text: str, boost: float = ALTERNATIVE_BOOST):
