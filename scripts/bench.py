@@ -601,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     healthkb = find_healthkb(args.healthkb)
     work = args.keep or Path(tempfile.mkdtemp(prefix="healthkb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("HEALTHKB_KB", "HEALTHKB_DEBUG")}
+    # PYTHONDONTWRITEBYTECODE (set in some dev shells) would make every child
+    # recompile healthkb from source: an installed package never pays that.
+    env = {k: v for k, v in os.environ.items() if k not in ("HEALTHKB_KB", "HEALTHKB_DEBUG", "PYTHONDONTWRITEBYTECODE")}
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[var] = str(work / "xdg" / var.lower())  # never touch the real home
     report = {"schema": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),

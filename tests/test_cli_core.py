@@ -21,48 +21,11 @@ from healthkb.cli import cli, main
 from healthkb.corpus import STATE_DIR_NAME
 from healthkb.render import DISCLAIMER
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-STARTER_DIR = REPO_DIR / "kb"
-SEED_ID = "000_ec7fe29246c6fc0e"
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
 FLU_ID = "infections/is-it-a-cold-or-the-flu"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> Run:
-    """Run the CLI in-process as the console script does (errors → exit codes)."""
-    runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _mixed):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        result = Run(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8", "replace"))
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "internal error" not in result.stderr, result.stderr
-    return result
-
-
-def article(body: str, *, prev: str | None = None, nxt: str | None = None) -> str:
-    lines = [body.rstrip() + " |"]
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

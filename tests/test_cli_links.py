@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from healthkb.cli import main as healthkb_main
+
+from clihelp import article, invoke
 
 REPO = Path(__file__).resolve().parents[1]
 STARTER = REPO / "kb"
@@ -31,17 +31,9 @@ _SHARED_SEED = REPO.parent / "shared" / "seeds" / f"{SEED_ID}.txt"
 SEED_FILE = _SHARED_SEED if _SHARED_SEED.is_file() else REPO / "tests" / "data" / f"seed_{SEED_ID}.txt"
 
 
-class EntryPoint:
-    """Lets CliRunner run ``healthkb.cli.main``, so errors map to the real exit codes."""
-
-    name = "healthkb"
-
-    def main(self, args=(), prog_name=None, **_extra):
-        healthkb_main(list(args))
-
 
 def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(EntryPoint(), [str(a) for a in args], input=input)
+    return invoke(*args, input=input)
 
 
 def run_json(*args: str):
@@ -49,15 +41,6 @@ def run_json(*args: str):
     return result, json.loads(result.stdout)
 
 
-def article(body, prev=None, nxt=None, teasers=(), heading=None):
-    lines = [f"# {heading}"] if heading else []
-    lines.append(f"{body} |")
-    if prev is not None:
-        lines.append(f"<<: {prev}")
-    if nxt is not None:
-        lines.append(f">>: {nxt}")
-    lines += [f"{t}..." for t in teasers]
-    return "\n".join(lines) + "\n"
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

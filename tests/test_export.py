@@ -14,39 +14,22 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from healthkb.cli import main as healthkb_main
 from healthkb.exporting import Edge, dot_lines, dot_quote, graph_json_lines, jsonl_lines, write_atomic
 from healthkb.errors import BadInputError
+
+from clihelp import article, invoke
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_ID = "000_ec7fe29246c6fc0e"
 DOT = shutil.which("dot")
 
 
-class EntryPoint:
-    """Lets CliRunner run ``healthkb.cli.main``, so errors map to the real exit codes."""
-
-    name = "healthkb"
-
-    def main(self, args=(), prog_name=None, **_extra):
-        healthkb_main(list(args))
-
 
 def run(*args):
-    return CliRunner().invoke(EntryPoint(), [str(a) for a in args])
+    return invoke(*args)
 
 
-def article(body, prev=None, nxt=None, teasers=(), heading=None):
-    lines = [f"# {heading}"] if heading else []
-    lines.append(f"{body} |")
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    lines += [f"{t}..." for t in teasers]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

@@ -31,37 +31,10 @@ from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION
 from healthkb.index.lock import WriteLock
 from healthkb.kb import KB
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-STARTER_DIR = REPO_DIR / "kb"
-SEED_ID = "000_ec7fe29246c6fc0e"
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def notices(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("healthkb: ")]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> Run:
-    """Run the CLI in-process the way the console script does (errors → exit codes)."""
-    runner = CliRunner()
-    with runner.isolation(env=env) as (out, err, _mixed):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        result = Run(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8", "replace"))
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "internal error" not in result.stderr, result.stderr
-    return result
 
 
 def run_proc(*args: str, extra_env: dict[str, str] | None = None, timeout: float = 120) -> Run:
@@ -116,16 +89,6 @@ def catalog_meta(root: Path, key: str) -> str | None:
     finally:
         db.close()
     return row[0] if row else None
-
-
-def article(body: str, *, prev: str | None = None, nxt: str | None = None, teasers: tuple[str, ...] = ()) -> str:
-    lines = [body.rstrip() + " |"]
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    lines.extend(f"{t}..." for t in teasers)
-    return "\n".join(lines) + "\n"
 
 
 def bump_mtime(path: Path, seconds: float = 5) -> None:

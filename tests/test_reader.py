@@ -14,6 +14,8 @@ from healthkb.cli import main as healthkb_main
 from healthkb.errors import NotFoundError
 from healthkb.reader import HELP, Page, Reader
 
+from clihelp import article
+
 RULE = "─" * 20  # the start of the rule above every article the CLI shows
 
 
@@ -206,15 +208,6 @@ def test_back_skips_articles_whose_file_vanished(library):
 # --- `healthkb read` over a pipe ------------------------------------------------
 
 
-def article(body, prev=None, nxt=None, teasers=(), heading=None):
-    lines = [f"# {heading}"] if heading else []
-    lines.append(f"{body} |")
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    lines += [f"{t}..." for t in teasers]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

@@ -21,57 +21,15 @@ from healthkb.cli import main
 from healthkb.index.api import open_index
 from healthkb.kb import KB
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-STARTER_DIR = REPO_DIR / "kb"
-SEED_NAME = "000_ec7fe29246c6fc0e.txt"
-SEED_ID = SEED_NAME.removesuffix(".txt")
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
+
+SEED_NAME = f"{SEED_ID}.txt"
 SHARED_SEED = REPO_DIR.parent / "shared" / "seeds" / SEED_NAME
 BUNDLED_SEED = REPO_DIR / "tests" / "data" / f"seed_{SEED_NAME}"
 HIT_KEYS = {"id", "title", "score", "snippet", "path"}
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-    def ids(self) -> list[str]:
-        return [hit["id"] for hit in self.json["hits"]]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, color: bool = False) -> Run:
-    """Run the CLI in-process as the console script does (errors → exit codes).
-
-    ``color=True`` stops click from stripping escape codes, as it does for
-    output that is not a terminal."""
-    runner = CliRunner()
-    with runner.isolation(env=env, color=color) as (out, err, _mixed):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        result = Run(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8", "replace"))
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "internal error" not in result.stderr, result.stderr
-    return result
-
-
-def article(body: str, *, prev: str | None = None, nxt: str | None = None) -> str:
-    lines = [body.rstrip() + " |"]
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")
