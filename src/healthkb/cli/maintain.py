@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from healthkb.cli.common import emit, notice, pass_ctx, progress_printer
-from healthkb.render import table, to_json
+from healthkb.render import to_json
 
 
 def _report_json(report) -> dict:
@@ -131,7 +131,8 @@ def stats(ctx, as_json: bool) -> None:
         ("index size", f"{found.index_bytes / 1e6:.1f} MB{ratio}"),
         ("last update", updated_ago(found.updated_at)), ("index schema", str(found.schema_version)),
     ]
-    emit(table(rows, ["", ""]))
+    width = max(len(name) for name, _value in rows)
+    emit("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
 
 
 COMMANDS = [init, add, reindex, stats]
