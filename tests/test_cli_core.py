@@ -377,7 +377,7 @@ def test_init_then_commands_find_the_kb_from_inside_it(tmp_path, monkeypatch):
 def test_stats(starter_kb):
     result = run_cli("stats")
     assert result.code == 0
-    rows = {line[:16].strip(): line[16:].strip() for line in result.stdout.splitlines()[1:] if line.strip()}
+    rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in result.stdout.splitlines() if line.strip())
     count = len(article_ids(starter_kb))
     assert rows["articles"] == str(count)
     assert rows["knowledge base"] == str(starter_kb.resolve())
