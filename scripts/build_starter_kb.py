@@ -55,7 +55,7 @@ SEED_NAME = "000_ec7fe29246c6fc0e.txt"
 # The seed lives beside the repository in the shared workspace; the tests keep
 # a byte-identical copy, used when the shared folder is not there.
 SHARED_SEED = REPO_ROOT.parent / "shared" / "seeds" / SEED_NAME
-BUNDLED_SEED = REPO_ROOT / "tests" / "data" / f"seed_{SEED_NAME}"
+BUNDLED_SEED = REPO_ROOT / "tests" / "data" / SEED_NAME
 DEFAULT_SEED = SHARED_SEED if SHARED_SEED.is_file() else BUNDLED_SEED
 
 

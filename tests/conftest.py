@@ -27,7 +27,7 @@ REPO_DIR = TESTS_DIR.parent
 # In the workspace shared/ sits beside the repo; CI copies it beside its clone.
 SHARED_SEED = REPO_DIR.parent / "shared" / "seeds" / SEED_NAME
 # A byte-identical copy, so the seed tests run (never skip) without shared/.
-BUNDLED_SEED = TESTS_DIR / "data" / f"seed_{SEED_NAME}"
+BUNDLED_SEED = TESTS_DIR / "data" / SEED_NAME
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ def test_an_unterminated_osc_does_not_swallow_the_footer():
 
 
 def test_bundled_seed_copy_is_byte_identical_to_the_shared_seed(seed_path):
-    bundled = Path(__file__).parent / "data" / "seed_000_ec7fe29246c6fc0e.txt"
+    bundled = Path(__file__).parent / "data" / "000_ec7fe29246c6fc0e.txt"
     assert bundled.is_file()
     assert seed_path.read_bytes() == bundled.read_bytes()
 

@@ -28,7 +28,7 @@ LINK_KEYS = {"text", "status", "id", "candidates"}
 # The seed as the conftest fixture finds it (shared copy, else the bundled one),
 # for module-scoped KBs that cannot use the function-scoped fixture.
 _SHARED_SEED = REPO.parent / "shared" / "seeds" / f"{SEED_ID}.txt"
-SEED_FILE = _SHARED_SEED if _SHARED_SEED.is_file() else REPO / "tests" / "data" / f"seed_{SEED_ID}.txt"
+SEED_FILE = _SHARED_SEED if _SHARED_SEED.is_file() else REPO / "tests" / "data" / f"{SEED_ID}.txt"
 
 
 

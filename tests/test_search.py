@@ -25,7 +25,7 @@ from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noq
 
 SEED_NAME = f"{SEED_ID}.txt"
 SHARED_SEED = REPO_DIR.parent / "shared" / "seeds" / SEED_NAME
-BUNDLED_SEED = REPO_DIR / "tests" / "data" / f"seed_{SEED_NAME}"
+BUNDLED_SEED = REPO_DIR / "tests" / "data" / SEED_NAME
 HIT_KEYS = {"id", "title", "score", "snippet", "path"}
 
 
