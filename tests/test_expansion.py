@@ -7,53 +7,16 @@ queries stay bounded. Through the CLI and the Searcher, on small KBs in tmp_path
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from healthkb.cli import main
+from clihelp import article, run_cli
 from healthkb.index.api import open_index
 from healthkb.index.expansion import ALTERNATIVE_BOOST, MAX_ADDED, is_plain
 from healthkb.kb import KB
 from healthkb.synonyms import load_vocabulary
-
-REPO_DIR = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-    def ids(self) -> list[str]:
-        return [hit["id"] for hit in self.json["hits"]]
-
-
-def run_cli(*args: str) -> Run:
-    """The CLI in-process, errors mapped to exit codes as the console script does."""
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _mixed):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        result = Run(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8", "replace"))
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def article(body: str) -> str:
-    return body.rstrip() + " |\n"
 
 
 # Each article says its subject only in the words the issue's examples do

@@ -5,54 +5,25 @@ order; a search that finds nothing at all says what to try.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from healthkb.cli import main
+from clihelp import Run, article, run_cli
 from healthkb.index.api import open_index
 from healthkb.index.rescue import FUZZY_MIN_LETTERS, fuzzy_parts, title_matches
 from healthkb.kb import KB
 
 
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-    def ids(self) -> list[str]:
-        return [hit["id"] for hit in self.json["hits"]]
-
-
 def search(*args: str) -> Run:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _mixed):
-        try:
-            main(["search", *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        result = Run(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8", "replace"))
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def article(body: str) -> str:
-    return body.rstrip() + " |\n"
+    return run_cli("search", *args)
 
 
 KB_FILES = {
     "back/lumbar-support.txt": article(
         "The lumbar spine carries most of the upper body. A small cushion behind the lower back keeps "
-        "its natural curve while sitting, and a herniation of a disc there presses on nerves."
+        "its natural curve while sitting, and a herniation of a disc there presses on nerves. "
+        "A physiotherapist shows exercises that help."
     ),
     "seasonal/hot-water-bottles-and-heat-packs.txt": article(
         "Fill a rubber bottle from the kettle only up to two thirds and wrap it in a cover before use."
@@ -109,11 +80,12 @@ def test_fuzzy_distance_depends_on_the_words_length(kb):
             parts = fuzzy_parts(searcher, [word])
             return {term.text for part in parts or [] for term in part.subqueries}
 
-        # Stems are compared ("herniation" is indexed as "herniat"), the
-        # length rule applies to the word as typed.
-        assert "herniat" in near_terms("hreniation")  # 10 letters: two edits allowed
+        # Stems are compared, and their length sets the distance.
+        assert "physiotherapist" in near_terms("physoitherapist")  # 15 letters: two edits
         assert "lumbar" in near_terms("lumbaz")  # 6 letters: one edit
         assert near_terms("lumbzz") == set()  # 6 letters, two edits: no
+        # "hreniation" has 10 letters but its stem "hreniat" 7: one edit only.
+        assert near_terms("hreniation") == set()
         assert fuzzy_parts(searcher, ["lumb"]) is None  # under 5 letters: never fuzzed
         assert FUZZY_MIN_LETTERS == 5
 

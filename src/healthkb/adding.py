@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.corpus import DEFAULT_MAX_BYTES, UndecodableError, decode_bytes
-from healthkb.errors import BadInputError
+from healthkb.corpus import DEFAULT_MAX_BYTES, UndecodableError, bad_name_reason, decode_bytes
+from healthkb.errors import BadInputError, KBUnavailableError
 from healthkb.kb import copy_into_kb
 from healthkb.text import sanitize_line
 
@@ -56,6 +56,10 @@ def plan_copies(kb_root: Path, files: list[str], *, force: bool, into: str = "")
         base = source.name if source.suffix.lower() == ".txt" else f"{source.name}.txt"
         if base.startswith(".") or "\n" in base or "\r" in base:
             raise BadInputError(f"{shown}: the file name cannot be used for an article")
+        reason = bad_name_reason(base)
+        if reason:
+            # The scan would skip it: refuse now rather than report it added.
+            raise BadInputError(f"{shown}: the file name cannot be used for an article ({reason})")
         target = folder / base
         if target in seen:
             raise BadInputError(f"two files would both be added as {base}")
@@ -75,5 +79,12 @@ def plan_copies(kb_root: Path, files: list[str], *, force: bool, into: str = "")
 
 
 def copy_all(plans: list[PlannedCopy]) -> None:
-    for plan in plans:
-        copy_into_kb(plan.source, plan.target)
+    for done, plan in enumerate(plans):
+        try:
+            copy_into_kb(plan.source, plan.target)
+        except OSError as exc:
+            # A read-only KB, a full disk: the files are checked, the KB is not writable.
+            copied = f" ({done} of {len(plans)} copied before this one)" if done else ""
+            raise KBUnavailableError(
+                f"cannot write {sanitize_line(str(plan.target))}: {exc.strerror or exc}{copied}"
+            ) from exc

@@ -102,7 +102,7 @@ def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
     return scan
 
 
-def _bad_name_reason(name: str) -> str | None:
+def bad_name_reason(name: str) -> str | None:
     """Why a file or folder name cannot become (part of) an article id."""
     try:
         name.encode("utf-8")
@@ -189,7 +189,7 @@ class _Walker:
                     self.skip(rel, "broken symlink")
                 return
         if is_dir or is_txt:
-            reason = _bad_name_reason(entry.name)
+            reason = bad_name_reason(entry.name)
             if reason:
                 self.skip(rel, reason)
                 return

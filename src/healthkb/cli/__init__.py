@@ -16,6 +16,7 @@ import click
 from healthkb import __version__
 from healthkb.cli.common import Context, pass_ctx
 from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
+from healthkb.text import sanitize
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     except HealthKBError as exc:
         if debug:
             raise
-        click.echo(f"healthkb: {exc.message}", err=True)
+        # Messages quote paths and names as given (--kb, -o, file names):
+        # never let their control characters reach the terminal.
+        click.echo(f"healthkb: {sanitize(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {sanitize(exc.hint)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("", err=True)
@@ -103,11 +106,11 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
             try:
                 rebuilt = rebuild_damaged_index()
             except HealthKBError as error:
-                click.echo(f"healthkb: {error.message}", err=True)
+                click.echo(f"healthkb: {sanitize(error.message)}", err=True)
                 sys.exit(error.exit_code)
             if rebuilt:
                 main(argv, retried=True)
-        click.echo(f"healthkb: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"healthkb: internal error: {type(exc).__name__}: {sanitize(str(exc))}", err=True)
         click.echo("hint: run again with HEALTHKB_DEBUG=1 to see the traceback", err=True)
         sys.exit(1)
     sys.exit(0)

@@ -10,6 +10,7 @@ import click
 
 from healthkb.errors import BadInputError
 from healthkb.kb import KB, resolve_kb
+from healthkb.text import sanitize
 
 MAX_TEXT_WIDTH = 100
 
@@ -72,7 +73,8 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 def notice(message: str) -> None:
-    click.echo(f"healthkb: {message}", err=True)
+    # Notices name paths (the KB, the index folder): no control characters.
+    click.echo(f"healthkb: {sanitize(message)}", err=True)
 
 
 def stdout_is_terminal() -> bool:

@@ -32,6 +32,7 @@ from healthkb.exporting import (
 )
 from healthkb.reader import Page, Reader
 from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, fit, table, to_json, wrap
+from healthkb.text import sanitize_line
 
 TABLE_MAX_WIDTH = 160  # tables never grow wider than this, however wide the terminal
 MIN_TEXT_COLUMN = 24  # below this, a link table puts targets on their own lines
@@ -258,7 +259,7 @@ def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
         lines = bulk_lines(records, index_name) if fmt == "bulk" else jsonl_lines(records)
         count = _write(lines, output)
     articles = count // 2 if fmt == "bulk" else count
-    where = f" to {output}" if output and output != "-" else ""
+    where = f" to {sanitize_line(output)}" if output and output != "-" else ""
     click.echo(f"exported {articles:,} article{'' if articles == 1 else 's'}{where} ({time.perf_counter() - started:.2f} s)", err=True)
     if skipped:
         click.echo(f"left out {len(skipped)} whose file is gone (run `healthkb reindex`): {', '.join(skipped[:5])}", err=True)
@@ -291,7 +292,7 @@ def graph(ctx, fmt: str, output: str | None, missing: bool) -> None:
         lines = dot_lines(nodes, edges) if fmt == "dot" else graph_json_lines(nodes, edges)
         _write(lines, output)
     if output and output != "-":
-        click.echo(f"wrote the graph to {output}", err=True)
+        click.echo(f"wrote the graph to {sanitize_line(output)}", err=True)
 
 
 # -- read --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from healthkb.cli.common import emit, notice, pass_ctx, progress_printer
+from healthkb.errors import LockTimeoutError
 from healthkb.render import to_json
 
 
@@ -63,7 +64,16 @@ def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> N
     # those of a first build of the whole KB.
     ctx.open_index().close()
     copy_all(plans)
-    report = reindex(kb, progress=progress_printer())
+    try:
+        report = reindex(kb, progress=progress_printer())
+    except LockTimeoutError as exc:
+        # The files are in the KB now: say so, or the user runs `add` again
+        # and is told they already exist.
+        raise LockTimeoutError(
+            f"copied {_plural(len(plans), 'article')} into the knowledge base, but did not index "
+            f"{'it' if len(plans) == 1 else 'them'}: {exc.message}",
+            hint="the next healthkb command indexes them (or run `healthkb reindex`)",
+        ) from exc
     report.seconds = time.perf_counter() - started
     for message in report.notices:
         notice(message)

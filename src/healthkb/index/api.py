@@ -63,12 +63,25 @@ class KBIndex:
         if self._searcher is None:
             from healthkb.index.search import Searcher  # imports Whoosh
 
+            generation = self.catalog.get_meta("generation")
             try:
                 self._searcher = Searcher(self.paths, self.catalog)
             except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
-                self._rebuild("the search index could not be opened; rebuilding it")
-                self._searcher = Searcher(self.paths, self.catalog)
+                if self.catalog.get_meta("generation") != generation:
+                    # Not damage: a full rebuild switched generations and removed
+                    # the one we were opening.  Open the new one.
+                    self._searcher = self._open_or_rebuild(Searcher)
+                else:
+                    self._rebuild("the search index could not be opened; rebuilding it")
+                    self._searcher = Searcher(self.paths, self.catalog)
         return self._searcher
+
+    def _open_or_rebuild(self, searcher_class):
+        try:
+            return searcher_class(self.paths, self.catalog)
+        except Exception:  # noqa: BLE001 - the new generation is damaged too
+            self._rebuild("the search index could not be opened; rebuilding it")
+            return searcher_class(self.paths, self.catalog)
 
     def search(self, text: str, **options):
         """``Searcher.search`` that survives a damaged index: a shard file that

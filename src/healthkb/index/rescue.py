@@ -6,9 +6,9 @@ order, stopping at the first step that finds something:
 1. ``any``      - any of the words instead of all of them;
 2. ``spelling`` - each word the KB does not have replaced by its closest real
                   word of the KB (``spelling.suggest_query``), all words then any;
-3. ``fuzzy``    - index terms within edit distance 1 (words of 5-7 letters)
-                  or 2 (8+ letters) of the query's stemmed words, all words
-                  then any. With one edit the first letter may be the wrong
+3. ``fuzzy``    - index terms within edit distance 1 (5-7 letters) or 2
+                  (8+ letters) of the stems of the query's words of 5+
+                  letters, all words then any. With one edit the first letter may be the wrong
                   one too (which the spelling step never corrects); with two
                   it must match, since a Levenshtein automaton free in its
                   first letter walks several times more of the term list;
@@ -19,6 +19,14 @@ Every step that finds something says so in a notice. Steps 1-2 work for any
 query (the spelling step keeps the query's syntax); steps 3-4 only for plain
 words, since fuzzing a phrase or a ``title:`` term would change what the user
 asked for. If nothing at all is found the last notice says what to try.
+``--exact`` turns off the vocabulary only: the rescue still runs, and says so.
+
+Fuzzy matching compares stems, as the index keeps them: a word of 5+
+letters as typed is fuzzed, with one edit if its stem has up to 7 letters
+and two from 8 (Levenshtein: a swap of two letters counts two).
+Title matches have no index terms: their score is the share of the words
+the title contains, plus one each for containing and starting with the
+whole query (so ``--explain`` shows only that score).
 """
 
 from __future__ import annotations
@@ -61,21 +69,25 @@ class Rescue:
 
 def rescue_search(searcher: Searcher, text: str, query, *, exact: bool, limit: int, explain: bool) -> Rescue:
     """Run the chain for ``text`` whose all-terms ``query`` found nothing."""
+    said: list[str] = []  # vocabulary problems, if a build here loaded it first
 
     def run(built: BuiltQuery):
+        said.extend(built.notices)
         if built.query is NullQuery:
             return None
         results = searcher.searcher.search(built.query, limit=limit, terms=explain)
         return None if results.is_empty() else results
 
+    def found(step: str, results, built: BuiltQuery, notice: str, corrected: str | None = None) -> Rescue:
+        return Rescue(step, results, built.query, built, [*said, notice], corrected, built.any_term)
+
     quoted = _quote(text)
     # 1. Any of the words.
-    built = searcher.expander.build(searcher, text, any_term=True, exact=exact)
+    built = first = searcher.expander.build(searcher, text, any_term=True, exact=exact)
     if built.query != query:
         results = run(built)
         if results is not None:
-            notice = "no article has all of the words; showing articles with any of them"
-            return Rescue("any", results, built.query, built, [notice], any_term=True)
+            return found("any", results, built, "no article has all of the words; showing articles with any of them")
     # 2. Spelling, from the KB's real words.
     corrected = suggest_query(searcher.catalog, text)
     if corrected:
@@ -85,34 +97,32 @@ def rescue_search(searcher: Searcher, text: str, query, *, exact: bool, limit: i
             if results is not None:
                 which = " (articles with any of the words)" if any_term else ""
                 notice = f"nothing found for {quoted}; showing results for {_quote(corrected)}{which}"
-                return Rescue("spelling", results, built.query, built, [notice], corrected, any_term)
-    if not is_plain(text):
-        return Rescue(None, notices=[NOTHING_FOUND])
-    words = _words(text)
-    # 3. Fuzzy matching of the longer words.
-    for any_term in (False, True):
-        fuzzy = fuzzy_query(searcher, words, any_term=any_term)
-        if fuzzy is None:
-            break
-        results = run(BuiltQuery(fuzzy))
-        if results is not None:
-            notice = f"nothing found for {quoted}, even with spelling corrected; showing near matches of its words"
-            return Rescue("fuzzy", results, fuzzy, BuiltQuery(fuzzy, any_term=any_term), [notice], any_term=any_term)
-    # 4. Titles that start with or contain the words.
-    ids = title_matches(searcher.catalog, text, words)
-    if ids:
-        notice = f"nothing found for {quoted} in the articles' text; showing articles whose titles contain it"
-        highlight = _terms_query(searcher, words)
-        return Rescue("title", TitleResults(ids), highlight, BuiltQuery(highlight), [notice])
-    return Rescue(None, notices=[NOTHING_FOUND])
+                return found("spelling", results, built, notice, corrected)
+    if is_plain(text):
+        words = _words(text)
+        # 3. Fuzzy matching of the longer words.
+        parts = fuzzy_parts(searcher, words)
+        for any_term in (False, True) if parts else ():
+            fuzzy = _join(parts, any_term)
+            results = run(BuiltQuery(fuzzy))
+            if results is not None:
+                notice = f"nothing found for {quoted}, even with spelling corrected; showing near matches of its words"
+                # The synonyms were searched too (and found nothing): still say so.
+                return found("fuzzy", results, BuiltQuery(fuzzy, first.added, any_term=any_term), notice)
+        # 4. Titles that start with or contain the words.
+        ids = title_matches(searcher.catalog, text, words)
+        if ids:
+            notice = f"nothing found for {quoted} in the articles' text; showing articles whose titles contain it"
+            return found("title", TitleResults(ids), BuiltQuery(_terms_query(searcher, words), first.added), notice)
+    return Rescue(None, notices=[*said, NOTHING_FOUND])
 
 
 # --- fuzzy ---------------------------------------------------------------------
 
 
-def fuzzy_query(searcher: Searcher, words: list[str], *, any_term: bool):
-    """Each word of 5+ letters as its near index terms (shorter words as they
-    are), joined by AND or OR; None if no word is long enough."""
+def fuzzy_parts(searcher: Searcher, words: list[str]) -> list | None:
+    """A query per word: a word of 5+ letters as its near index terms, a
+    shorter one as it is; None if no word has a near term other than itself."""
     analyzer = searcher.schema["body"].analyzer
     reader = searcher.searcher.reader()
     parts = []
@@ -122,17 +132,20 @@ def fuzzy_query(searcher: Searcher, words: list[str], *, any_term: bool):
         if len(terms) != 1:
             continue  # a stop word, or punctuation inside the word: leave it out
         stem = terms[0]
-        letters = len(word)
-        if FUZZY_MIN_LETTERS <= letters <= FUZZY_MAX_LETTERS:
-            distance = 1 if letters < FUZZY_LONG_LETTERS else 2
+        if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS:
+            # Stems are what is compared, so their length sets the distance:
+            # two edits on "shingl" (from "shingles") reach "sing" and "swing".
+            distance = 1 if len(stem) < FUZZY_LONG_LETTERS else 2
             near = sorted(_terms_within(reader, stem, distance, prefix=distance - 1))[:FUZZY_MAX_TERMS]
             fuzzed = fuzzed or bool(set(near) - {stem})
             choices = near or [stem]
         else:
             choices = [stem]
         parts.append(union([Term(name, term) for term in choices for name in SEARCH_FIELDS]))
-    if not fuzzed:
-        return None  # no near term differs from the words: nothing new to try
+    return parts if fuzzed else None
+
+
+def _join(parts: list, any_term: bool):
     if len(parts) == 1:
         return parts[0]
     return union(parts, scale=ANY_TERM_SCALE) if any_term else And(parts)

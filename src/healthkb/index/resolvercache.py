@@ -47,8 +47,8 @@ def load_resolver(paths: IndexPaths, catalog: Catalog) -> LinkResolver | None:
     try:
         with open(paths.state / CACHE_NAME, "rb") as handle:
             stamp, resolver = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError):
-        return None
+    except Exception:  # noqa: BLE001 - a damaged pickle raises almost anything (OverflowError, MemoryError, ...)
+        return None  # a cache: rebuilt by this update
     if stamp != catalog.get_meta(STAMP_KEY) or not isinstance(resolver, LinkResolver):
         return None
     return resolver

@@ -46,7 +46,8 @@ class IndexPaths:
 def index_paths(kb: KB) -> IndexPaths:
     state, fallback = state_dir(kb)
     paths = IndexPaths(kb, state, fallback)
-    if fallback:
+    # Say so once: when the fallback index is made, not on every command after.
+    if fallback and not paths.catalog.exists():
         paths.notices.append(
             f"the knowledge base folder is read-only; its index is kept in {state}"
         )

@@ -507,8 +507,22 @@ def _update_whoosh(paths, catalog, changed, removed, retitled, new_titles, old_r
                     writer.delete_by_term("id", article_id)
                 else:
                     writer.update_document(**doc)
+            # Committing merges small segments, so it reads old ones too:
+            # damage can show up here as well as above.
+            writer.commit()
+        except Exception as exc:  # noqa: BLE001 - a damaged segment raises many types
+            _cancel(writer)
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                raise  # a full disk or lost permissions: a rebuild would not help
+            raise IndexDamaged(f"shard {shard}: {type(exc).__name__}: {exc}") from exc
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
-        writer.commit()
         ix.close()
+
+
+def _cancel(writer) -> None:
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001 - a writer that failed half-way may fail to cancel too
+        pass

@@ -151,9 +151,12 @@ class ShardWorker:
     def __init__(self, shard_dir: str, limitmb: int = 128) -> None:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # process_group=0: a process group of its own, so Ctrl-C in the terminal
+        # interrupts only the parent (which then kills us) and no worker prints
+        # a KeyboardInterrupt traceback.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(limitmb)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, env=env, process_group=0,
         )
         self._feeder: threading.Thread | None = None
 
