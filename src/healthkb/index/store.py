@@ -43,6 +43,10 @@ class IndexPaths:
         return self.generation_dir(generation) / f"shard-{shard}"
 
 
+class IndexDamaged(Exception):
+    """A Whoosh shard of the current generation could not be opened or written."""
+
+
 def index_paths(kb: KB) -> IndexPaths:
     state, fallback = state_dir(kb)
     paths = IndexPaths(kb, state, fallback)
