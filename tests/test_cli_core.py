@@ -396,3 +396,11 @@ def test_stats_counts_skipped_files(make_kb):
     make_kb({"good.txt": article("Fine."), "empty.txt": b"", "binary.txt": b"\x00\x01\x02" * 100})
     payload = run_cli("stats", "--json").json
     assert (payload["articles"], payload["skipped"]) == (1, 2)
+
+
+def test_init_uses_the_kb_option_when_no_folder_is_given(tmp_path):
+    target = tmp_path / "notes"
+    result = run_cli("--kb", str(target), "init")
+    assert result.code == 0
+    assert (target / STATE_DIR_NAME).is_dir()
+    assert not (Path.cwd() / STATE_DIR_NAME).exists() or Path.cwd() == target

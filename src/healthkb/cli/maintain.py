@@ -33,12 +33,13 @@ def _print_skipped(report) -> None:
 
 
 @click.command()
-@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
-    """Make FOLDER (default: the current one) a knowledge base."""
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def init(ctx, folder: Path | None) -> None:
+    """Make FOLDER (default: --kb, else the current folder) a knowledge base."""
     from healthkb.kb import init_kb
 
-    result = init_kb(folder)
+    result = init_kb(folder or Path(ctx.kb_path or "."))
     if result.already:
         click.echo(f"{result.root} is already a knowledge base")
     else:

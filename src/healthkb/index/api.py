@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 from healthkb.links import Link, resolve_ref
 from healthkb.text import match_key
 
+# How many generation switches by other processes one search rides out
+# before it gives up and treats the index as damaged.
+MAX_SWITCHES = 5
+
 
 @dataclass(slots=True)
 class KBIndex:
@@ -37,6 +41,7 @@ class KBIndex:
     notices: list[str] = field(default_factory=list)
     report: UpdateReport | None = None
     _searcher: object = None
+    _generation: str | None = None  # of the index the searcher opened
 
     @property
     def root(self):
@@ -63,25 +68,23 @@ class KBIndex:
         if self._searcher is None:
             from healthkb.index.search import Searcher  # imports Whoosh
 
-            generation = self.catalog.get_meta("generation")
-            try:
-                self._searcher = Searcher(self.paths, self.catalog)
-            except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
-                if self.catalog.get_meta("generation") != generation:
-                    # Not damage: a full rebuild switched generations and removed
-                    # the one we were opening.  Open the new one.
-                    self._searcher = self._open_or_rebuild(Searcher)
-                else:
-                    self._rebuild("the search index could not be opened; rebuilding it")
+            for _attempt in range(MAX_SWITCHES):
+                self._generation = self.catalog.get_meta("generation")
+                try:
                     self._searcher = Searcher(self.paths, self.catalog)
+                    return self._searcher
+                except Exception:  # noqa: BLE001 - a damaged index is rebuilt, whatever broke
+                    if not self._generation_moved():
+                        break
+                    # Not damage: a full rebuild in another process switched
+                    # generations and removed the one we were opening.
+            self._rebuild("the search index could not be opened; rebuilding it")
+            self._generation = self.catalog.get_meta("generation")
+            self._searcher = Searcher(self.paths, self.catalog)
         return self._searcher
 
-    def _open_or_rebuild(self, searcher_class):
-        try:
-            return searcher_class(self.paths, self.catalog)
-        except Exception:  # noqa: BLE001 - the new generation is damaged too
-            self._rebuild("the search index could not be opened; rebuilding it")
-            return searcher_class(self.paths, self.catalog)
+    def _generation_moved(self) -> bool:
+        return self.catalog.get_meta("generation") != self._generation
 
     def search(self, text: str, **options):
         """``Searcher.search`` that survives a damaged index: a shard file that
@@ -93,24 +96,38 @@ class KBIndex:
         return self._with_recovery(lambda s: s.similar(row, limit=limit))
 
     def _with_recovery(self, action):
-        searcher = self.searcher()
-        try:
-            return action(searcher)
-        except HealthKBError:
-            raise  # the user's input, not the index
-        except Exception:  # noqa: BLE001 - Whoosh reports damage as many exception types
-            self._rebuild("the search index was damaged; rebuilding it")
+        rebuilt = False
+        for _attempt in range(MAX_SWITCHES):
+            searcher = self.searcher()
+            try:
+                return action(searcher)
+            except HealthKBError:
+                raise  # the user's input, not the index
+            except Exception:  # noqa: BLE001 - Whoosh reports damage as many exception types
+                if self._generation_moved():
+                    # Not damage: another process's full rebuild switched
+                    # generations and deleted files that Whoosh opens lazily
+                    # (stored fields).  Read the new generation.
+                    self._drop_searcher()
+                elif rebuilt:
+                    raise
+                else:
+                    self._rebuild("the search index was damaged; rebuilding it")
+                    rebuilt = True
         return action(self.searcher())
 
-    def _rebuild(self, message: str) -> None:
-        from healthkb.index.update import update_index
-
+    def _drop_searcher(self) -> None:
         if self._searcher is not None:
             try:
                 self._searcher.close()
             except Exception:  # noqa: BLE001 - closing a broken index may fail too
                 pass
             self._searcher = None
+
+    def _rebuild(self, message: str) -> None:
+        from healthkb.index.update import update_index
+
+        self._drop_searcher()
         self.catalog.close()
         self.report = update_index(self.paths, full=True)
         # The update's own notice is the more precise one (e.g. a damaged catalog).
