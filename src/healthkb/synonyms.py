@@ -35,58 +35,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
-MAX_GROUP_TERMS = 30
-MAX_TERM_WORDS = 8
-MAX_ALTERNATIVES_PER_SPAN = 8
-MAX_ALTERNATIVES_TOTAL = 40
-USER_FILE_NAME = "synonyms.txt"
-BUILTIN_SOURCE = "healthkb/data/synonyms.txt (built-in)"
-
-_CASE_MARK = "="
-_APOSTROPHES = "'`\u2018\u2019\u02bc"
-# Letters that NFD leaves whole but that readers treat as plain letters.
-_LETTER_FOLDS = str.maketrans(
-    {"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
+from healthkb.vocabulary_text import (  # noqa: F401 - constants, Term, VocabularyProblem and fold are part of this API
+    BUILTIN_SOURCE,
+    BULK_SPLIT,
+    MAX_ALTERNATIVES_PER_SPAN,
+    MAX_ALTERNATIVES_TOTAL,
+    MAX_GROUP_TERMS,
+    MAX_TERM_WORDS,
+    Term,
+    USER_FILE_NAME,
+    VocabularyProblem,
+    aligned_raw_tokens,
+    compose,
+    fold,
+    parse_line,
+    read_builtin,
+    read_user_file,
+    singulars,
+    split_tokens,
+    sub_phrases,
+    term_identity,
+    without_bom,
 )
-# ASCII tokenising: apostrophes vanish, every other non-alphanumeric splits.
-# Built by the C-level maketrans: import stays cheap.
-_CONTROLS = bytes(range(32)).decode() + "\x7f"
-_PUNCTUATION = '!"$%&()*+,-./:;<>?@[\\]^_{}~'  # without ' ` | # =
-_SEPARATORS = _PUNCTUATION + _CONTROLS + "|#="
-_ASCII_SPLIT = str.maketrans(_SEPARATORS, " " * len(_SEPARATORS), "'`")
-# The same for a whole file's bytes (bytes.translate is far faster than
-# str.translate), keeping what the line parser needs; bytes >= 128 pass.
-_BULK_SEPARATORS = (_PUNCTUATION + _CONTROLS.replace("\n", "")).encode()
-_BULK_SPLIT = bytes.maketrans(_BULK_SEPARATORS, b" " * len(_BULK_SEPARATORS))
-
-
-@dataclass
-class Term:
-    """One way of saying something, as written in a vocabulary file."""
-
-    text: str
-    key: str  # folded tokens joined by single spaces: what matching compares
-    case_sensitive: bool = False
-    raw: str = ""  # unfolded tokens, compared for case-sensitive terms only
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        """The term split on spaces, for the caller's analyzer (a phrase if > 1)."""
-        return tuple(self.text.split())
-
-
-@dataclass
-class VocabularyProblem:
-    """A line or file that could not be used, fully or in part."""
-
-    path: str
-    line_no: int | None  # None when the problem concerns the whole file
-    message: str
-
-    def __str__(self) -> str:
-        where = self.path if self.line_no is None else f"{self.path}:{self.line_no}"
-        return f"{where}: {self.message}"
-
 
 @dataclass
 class SpanExpansion:
@@ -135,7 +105,7 @@ class Vocabulary:
 
     def group_of(self, text: str) -> tuple[Term, ...] | None:
         """The group a term belongs to, matched as a query would match it."""
-        hit = self._lookup(" ".join(_tokens(fold(text))), " ".join(_tokens(_compose(text))), False)
+        hit = self._lookup(" ".join(split_tokens(fold(text))), " ".join(split_tokens(compose(text))), False)
         return tuple(self._terms(hit[0])) if hit else None
 
     def expand(
@@ -161,7 +131,7 @@ class Vocabulary:
         starts: list[int] = []  # each word's first token; one extra at the end
         for word in words:
             starts.append(len(tokens))
-            tokens += _tokens(fold(word))
+            tokens += split_tokens(fold(word))
         starts.append(len(tokens))
         raw_tokens: list[str] | None = None
 
@@ -178,7 +148,7 @@ class Vocabulary:
                     raw = ""
                     if key in self._cased:
                         if raw_tokens is None:
-                            raw_tokens = _aligned_raw_tokens(words, starts)
+                            raw_tokens = aligned_raw_tokens(words, starts)
                         raw = " ".join(raw_tokens[starts[i] : starts[j]])
                     found = self._lookup(key, raw)
                     if found:
@@ -190,7 +160,7 @@ class Vocabulary:
             else:
                 i += 1
 
-        seen = {_identity(term) for *_, term in matches}
+        seen = {term_identity(term) for *_, term in matches}
         searched = {term.key for *_, term in matches}
         spans: list[SpanExpansion] = []
         total, truncated = 0, False
@@ -198,12 +168,12 @@ class Vocabulary:
             fresh = [
                 alt
                 for alt in self._terms(group)
-                if _identity(alt) not in seen and (include_case_sensitive or not alt.case_sensitive)
+                if term_identity(alt) not in seen and (include_case_sensitive or not alt.case_sensitive)
             ]
             # A phrase search for "myocardial infarction" already finds "acute
             # myocardial infarction": drop the longer phrase to keep room for
             # real variants, and move the shorter one up to the longer's place.
-            inside = [_sub_phrases(alt.key) for alt in fresh]
+            inside = [sub_phrases(alt.key) for alt in fresh]
             keys = searched | {alt.key for alt in fresh}
             kept = [
                 alt for alt, subs in zip(fresh, inside) if alt.key not in searched and subs.isdisjoint(keys)
@@ -216,7 +186,7 @@ class Vocabulary:
                 truncated = True
                 fresh = fresh[:room]
             if fresh:
-                seen.update(_identity(alt) for alt in fresh)
+                seen.update(term_identity(alt) for alt in fresh)
                 searched.update(alt.key for alt in fresh)
                 total += len(fresh)
                 spans.append(SpanExpansion(start, end, words[start:end], term, tuple(fresh)))
@@ -232,7 +202,7 @@ class Vocabulary:
         candidates = [key]
         if plural and key.endswith("s"):
             stem, _, last = key.rpartition(" ")
-            candidates += [f"{stem} {s}" if stem else s for s in _singulars(last)]
+            candidates += [f"{stem} {s}" if stem else s for s in singulars(last)]
         for candidate in candidates:
             group = self._index.get(candidate)
             if group is not None:
@@ -243,7 +213,7 @@ class Vocabulary:
     def _terms(self, group: int) -> list[Term]:
         entry = self._groups[group]
         if isinstance(entry, str):  # a line the fast path vouched for
-            entry = self._groups[group] = _parse_line(entry, "", 0)[0]
+            entry = self._groups[group] = parse_line(entry, "", 0)[0]
         return entry or []
 
     # --- building -------------------------------------------------------------
@@ -265,7 +235,7 @@ class Vocabulary:
         # would eat). Each ordinary line (ASCII, no mark or comment, clean
         # separators, all-new terms) then costs a few string calls; anything
         # else takes the careful path, which reports problems precisely.
-        folded = (data or text.encode()).lower().translate(_BULK_SPLIT, b"'`").replace(b"\n", b"\x02")
+        folded = (data or text.encode()).lower().translate(BULK_SPLIT, b"'`").replace(b"\n", b"\x02")
         lines = b" ".join(folded.split()).replace(b" \x02", b"\x02").replace(b"\x02 ", b"\x02").decode()
         all_ascii = lines.isascii()
         index, groups = self._index, self._groups
@@ -310,14 +280,14 @@ class Vocabulary:
         for part, piece in zip(parts, raw_line.split("|")):
             if "=" in part:
                 piece = piece.strip()
-                key, raw = part[1:].strip(), " ".join(_tokens(piece[1:]))
+                key, raw = part[1:].strip(), " ".join(split_tokens(piece[1:]))
                 if part.count("=") > 1 or part[0] != "=" or not key or raw in self._cased.get(key, ()):
                     return False
                 out.append((key, raw))
         return len({raw for _, raw in out}) == len(out)
 
     def _add_line(self, line: str, source: str, line_no: int) -> None:
-        terms, problems = _parse_line(line, source, line_no)
+        terms, problems = parse_line(line, source, line_no)
         self.problems += problems
         if not terms:
             return
@@ -353,16 +323,6 @@ class Vocabulary:
         return self._index.get(term.key)
 
 
-def fold(text: str) -> str:
-    """Normalise text for matching: NFKC, casefold, accents and ligatures folded."""
-    if text.isascii():
-        return text.lower()  # the common case; same result as the full path
-    import unicodedata  # only non-ASCII text pays for it
-
-    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(c for c in text if not unicodedata.combining(c)).translate(_LETTER_FOLDS)
-
-
 def load_vocabulary(extra_paths: Iterable[os.PathLike[str] | str] = ()) -> Vocabulary:
     """The built-in vocabulary, extended by each existing file in ``extra_paths``.
 
@@ -375,14 +335,14 @@ def load_vocabulary(extra_paths: Iterable[os.PathLike[str] | str] = ()) -> Vocab
     builtin = _CACHE.get("builtin")
     if builtin is None:
         builtin = _CACHE["builtin"] = Vocabulary()
-        data = _without_bom(_read_builtin())
+        data = without_bom(read_builtin())
         builtin._add_text(data.decode(), BUILTIN_SOURCE, data)
     extra = [os.fspath(path) for path in extra_paths]
     if not extra:
         return builtin
     vocabulary = builtin._copy()
     for path in extra:
-        text = _read_user_file(path, vocabulary.problems)
+        text = read_user_file(path, vocabulary.problems)
         if text is not None:
             vocabulary._add_text(text, path)
     return vocabulary
@@ -394,137 +354,4 @@ def user_vocabulary_paths(state_dir: os.PathLike[str] | str) -> list[str]:
     return [path] if os.path.isfile(path) else []
 
 
-# --- reading and parsing ------------------------------------------------------
-
 _CACHE: dict[str, Vocabulary] = {}
-
-
-def _read_builtin() -> bytes:
-    # This module's own loader reads the package data file: no import of
-    # importlib.resources (about 9 ms here) or of healthkb.data, and it
-    # works from a zip as well.
-    location = os.path.join(os.path.dirname(__spec__.origin), "data", "synonyms.txt")
-    return __spec__.loader.get_data(location)
-
-
-def _read_user_file(path: str, problems: list[VocabularyProblem]) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        problems.append(VocabularyProblem(path, None, f"cannot read: {error.strerror or error}"))
-        return None
-    if b"\0" in data:
-        problems.append(VocabularyProblem(path, None, "not a text file; skipped"))
-        return None
-    data = _without_bom(data)
-    try:
-        return data.decode()
-    except UnicodeDecodeError as error:
-        line_no = data.count(b"\n", 0, error.start) + 1
-        message = "not valid UTF-8 (first bad byte on this line); read as Windows-1252"
-        problems.append(VocabularyProblem(path, line_no, message))
-        return data.decode("cp1252", errors="replace")
-
-
-def _without_bom(data: bytes) -> bytes:
-    # By hand: decoding with "utf-8-sig" imports a codec module (~0.25 ms).
-    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-
-
-def _parse_line(line: str, source: str, line_no: int) -> tuple[list[Term], list[VocabularyProblem]]:
-    """Terms of one line, checked piece by piece, with what was wrong."""
-    line = line.partition("#")[0].strip()
-    if not line:
-        return [], []
-    if "|" not in line:
-        return [], [VocabularyProblem(source, line_no, "expected terms separated by ' | '")]
-    terms: list[Term] = []
-    problems: list[VocabularyProblem] = []
-    seen: set[str] = set()
-    for piece in line.split("|"):
-        piece = piece.strip()
-        term, message = _parse_term(piece)
-        if term is not None and _identity(term) in seen:
-            term, message = None, f"duplicate term {piece!r} ignored"
-        if message:
-            problems.append(VocabularyProblem(source, line_no, message))
-        if term is not None:
-            seen.add(_identity(term))
-            terms.append(term)
-    if len(terms) < 2:
-        message = "a group needs at least two different terms; line ignored"
-        return [], problems + [VocabularyProblem(source, line_no, message)]
-    return terms, problems
-
-
-def _parse_term(text: str) -> tuple[Term | None, str | None]:
-    case_sensitive = text.startswith(_CASE_MARK)
-    if case_sensitive:
-        text = text[1:].strip()
-    if not text:
-        return None, "empty term"
-    tokens = _tokens(fold(text))
-    if not tokens:
-        return None, f"term {text!r} has no letters or digits"
-    if len(tokens) > MAX_TERM_WORDS:
-        return None, f"term {text!r} has more than {MAX_TERM_WORDS} words"
-    raw = " ".join(_tokens(_compose(text))) if case_sensitive else ""
-    return Term(" ".join(text.split()), " ".join(tokens), case_sensitive, raw), None
-
-
-# --- tokens -------------------------------------------------------------------
-
-
-def _compose(text: str) -> str:
-    """NFKC without folding case or accents: what case-sensitive terms compare."""
-    if text.isascii():
-        return text
-    import unicodedata
-
-    return unicodedata.normalize("NFKC", text)
-
-
-def _tokens(text: str) -> list[str]:
-    if text.isascii():
-        return text.translate(_ASCII_SPLIT).split()
-    for mark in _APOSTROPHES:
-        text = text.replace(mark, "")
-    return "".join(c if c.isalnum() else " " for c in text).split()
-
-
-def _aligned_raw_tokens(words: Sequence[str], starts: list[int]) -> list[str]:
-    """Unfolded tokens at the same positions as the folded ones."""
-    raw: list[str] = []
-    for number, word in enumerate(words):
-        tokens = _tokens(_compose(word))
-        wanted = starts[number + 1] - starts[number]
-        # Folding never changes token counts for real text; if it somehow
-        # did, keep positions aligned and let case-sensitive matching fail.
-        raw += tokens if len(tokens) == wanted else [""] * wanted
-    return raw
-
-
-def _identity(term: Term) -> str:
-    # "=" never occurs in a key, so case-sensitive "MI" and plain "mi" differ.
-    return _CASE_MARK + term.raw if term.case_sensitive else term.key
-
-
-def _sub_phrases(key: str) -> set[str]:
-    """Every shorter phrase of whole tokens inside ``key``."""
-    if " " not in key:
-        return set()
-    tokens = key.split()
-    size = len(tokens)
-    return {" ".join(tokens[i:j]) for i in range(size) for j in range(i + 1, size + 1) if j - i < size}
-
-
-def _singulars(token: str) -> list[str]:
-    """Likely singulars of an English plural token (cheap and conservative)."""
-    if len(token) < 4 or not token.endswith("s") or token.endswith(("ss", "us", "is")):
-        return []
-    if token.endswith("ies"):
-        return [token[:-3] + "y"]
-    return [token[:-1], token[:-2]] if token.endswith("es") else [token[:-1]]
