@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from whoosh.query import And, NullQuery, Or, Phrase, Term
 
+from healthkb.index.plainquery import ANY_TERM_SCALE, OPERATORS
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.index.spelling import edit_distance
 
@@ -57,13 +58,11 @@ SEARCH_FIELDS = ("title", "body")
 # article that only says "hypertension" to be found and ranked well, while an
 # article in the user's own words still comes first, all else equal.
 ALTERNATIVE_BOOST = 0.6
-ANY_TERM_SCALE = 0.9  # the coordination bonus of the parser's any-term group
 MAX_PROBLEM_NOTICES = 5
 MAX_ADDED = 40  # alternatives added to one query, phrases' inner variants included
 MIN_VARIANT_LETTERS = 5  # shorter words inside a phrase get no spelling variants
 
 _SYNTAX = re.compile(r"[\"():*?^~\[\]{}]|(?:^|\s)'")
-_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
 
 
 def union(subqueries, **options) -> Or:
@@ -94,7 +93,7 @@ def _flat(queries):
 
 def is_plain(text: str) -> bool:
     """True for a query of bare words (no Whoosh syntax at all)."""
-    return not _SYNTAX.search(text) and _OPERATORS.isdisjoint(text.split())
+    return not _SYNTAX.search(text) and OPERATORS.isdisjoint(text.split())
 
 
 @dataclass

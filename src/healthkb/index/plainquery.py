@@ -14,7 +14,7 @@ from whoosh.query import And, NullQuery, Or, Term
 
 FIELDS = ("title", "body")
 # Words that the parser reads as syntax when written in capitals.
-_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
+OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
 _PLAIN_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 ANY_TERM_SCALE = 0.9  # the same coordination bonus as OrGroup.factory(0.9)
 
@@ -22,7 +22,7 @@ ANY_TERM_SCALE = 0.9  # the same coordination bonus as OrGroup.factory(0.9)
 def is_plain(text: str) -> bool:
     """True when ``text`` is only words the parser would read as words."""
     words = text.split()
-    return bool(words) and all(_PLAIN_WORD.fullmatch(w) and w not in _OPERATORS for w in words)
+    return bool(words) and all(_PLAIN_WORD.fullmatch(w) and w not in OPERATORS for w in words)
 
 
 def plain_query(text: str, analyzer, *, any_term: bool = False):
