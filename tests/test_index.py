@@ -536,3 +536,13 @@ def test_a_large_kb_goes_through_the_shard_workers(isolated_env):
     assert catalog_meta(root, "generation") == generation
     ids = indexed_ids(root)
     assert len(ids) == len(set(ids)) == count - 1 and victim not in ids
+
+
+def test_a_writer_removes_temporary_files_left_by_a_killed_writer(starter_kb):
+    assert run_cli("reindex").code == 0
+    state = state_of(starter_kb)
+    leftover = state / ".resolver-abc123.tmp"
+    leftover.write_bytes(b"half a pickle")
+    assert run_cli("reindex").code == 0
+    assert not leftover.exists()
+    assert (state / "resolver.pickle").exists()

@@ -122,6 +122,18 @@ def remove_stale_generations(paths: IndexPaths, keep: int | None) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def remove_stale_temporaries(paths: IndexPaths) -> None:
+    """Delete temporary files a killed writer left in the state folder.
+
+    Only called under the write lock: every writer of these files holds it,
+    so none of them can be in use."""
+    for entry in paths.state.glob(".resolver-*.tmp"):
+        try:
+            entry.unlink()
+        except OSError:
+            pass
+
+
 def dir_size(path: Path) -> int:
     total = 0
     for folder, _dirs, files in os.walk(path):

@@ -38,6 +38,7 @@ from healthkb.index.store import (
     discard_catalog,
     ensure_state_dir,
     remove_stale_generations,
+    remove_stale_temporaries,
 )
 from healthkb.index.workers import BATCH_SIZE, DocTask, ShardWorker, index_documents
 from healthkb.links import ArticleKeys, LinkResolver
@@ -61,6 +62,7 @@ def update_index(
     ensure_state_dir(paths)
     report = UpdateReport(notices=list(paths.notices))
     with WriteLock(paths.state, timeout):
+        remove_stale_temporaries(paths)
         problem = catalog_problem(paths)
         if problem:
             report.notices.append(f"{problem}; rebuilding it")
