@@ -34,13 +34,13 @@ class Run:
         return [line for line in self.stderr.splitlines() if line.startswith("healthkb: ")]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, color: bool = False) -> Run:
+def run_cli(*args: str, env: dict[str, str] | None = None, color: bool = False, input: str | None = None) -> Run:
     """Run the CLI in-process; every run also checks that no traceback leaked.
 
     ``color=True`` stops click from stripping escape codes, as it does for
     output that is not a terminal."""
     runner = CliRunner()
-    with runner.isolation(env=env, color=color) as (out, err, _mixed):
+    with runner.isolation(input=input, env=env, color=color) as (out, err, _mixed):
         try:
             main(list(args))
             code = 0

@@ -33,6 +33,8 @@ from click.testing import CliRunner
 from healthkb.cli import main
 from healthkb.corpus import STATE_DIR_NAME
 
+from clihelp import article
+
 # Everything a terminal acts on: C0 but tab and newline, DEL, C1, bidi controls.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 HOSTILE = (
@@ -50,39 +52,28 @@ SECRET = "TOPSECRET-OUTSIDE"  # text of a file outside the KB: never in any outp
 MAX_SECONDS = 30  # per command: anything near this is a pathological slowdown
 
 
-def _article(body: str, *, prev: str | None = None, nxt: str | None = None,
-             teasers: tuple[str, ...] = (), heading: str | None = None) -> str:
-    lines = [f"# {heading}"] if heading else []
-    lines.append(f"{body} |")
-    if prev:
-        lines.append(f"<<: {prev}")
-    if nxt:
-        lines.append(f">>: {nxt}")
-    lines += [f"{t}..." for t in teasers]
-    return "\n".join(lines) + "\n"
-
 
 ARTICLES: dict[str, str | bytes] = {
-    "esc/body.txt": _article(
+    "esc/body.txt": article(
         f"Zanzibar lumbar{HOSTILE} care. Posture{HOSTILE} matters for the lower back.",
         prev=f"Posture{HOSTILE} basics", nxt=f"Escape{HOSTILE} target",
         teasers=(f"Escape target{HOSTILE} opens with this text so that", "Plain teaser that matches nothing at a"),
         heading=f"Hostile{HOSTILE} heading",
     ),
-    "esc/target.txt": _article("Escape target opens with this text so that teasers find it. Lumbar too.",
+    "esc/target.txt": article("Escape target opens with this text so that teasers find it. Lumbar too.",
                                prev=f"Hostile{HOSTILE} heading", heading="Escape target"),
-    "names/with space.txt": _article("A file name with a space; lumbar."),
-    "names/café ünïcode 日本.txt": _article("A Unicode file name; lumbar."),
-    "names/it's \"quoted\".txt": _article("Quotes in the file name; lumbar."),
-    "names/-rf.txt": _article("A leading dash in a folder; lumbar."),
-    "-dash.txt": _article("A leading dash at the top; lumbar."),
-    "names/new\nline.txt": _article("A newline in the name."),
-    f"names/esc{HOSTILE}name.txt": _article("Escapes in the name."),
-    "names/bell\x07.txt": _article("A bell in the name."),
-    "names/c1\u009b2J.txt": _article("A C1 control in the name."),
+    "names/with space.txt": article("A file name with a space; lumbar."),
+    "names/café ünïcode 日本.txt": article("A Unicode file name; lumbar."),
+    "names/it's \"quoted\".txt": article("Quotes in the file name; lumbar."),
+    "names/-rf.txt": article("A leading dash in a folder; lumbar."),
+    "-dash.txt": article("A leading dash at the top; lumbar."),
+    "names/new\nline.txt": article("A newline in the name."),
+    f"names/esc{HOSTILE}name.txt": article("Escapes in the name."),
+    "names/bell\x07.txt": article("A bell in the name."),
+    "names/c1\u009b2J.txt": article("A C1 control in the name."),
     "enc/latin1.txt": "Caf\xe9 cr\xe8me br\xfbl\xe9e and lumbar rest |\n".encode("latin-1"),
-    "enc/utf16le.txt": b"\xff\xfe" + _article("UTF sixteen little endian; lumbar.").encode("utf-16-le"),
-    "enc/utf16be.txt": b"\xfe\xff" + _article("UTF sixteen big endian; lumbar.").encode("utf-16-be"),
+    "enc/utf16le.txt": b"\xff\xfe" + article("UTF sixteen little endian; lumbar.").encode("utf-16-le"),
+    "enc/utf16be.txt": b"\xfe\xff" + article("UTF sixteen big endian; lumbar.").encode("utf-16-be"),
     "enc/nul.txt": b"Looks like text\x00but has a NUL; lumbar |\n",
     "big/one-mb-line.txt": ("Megaline lumbar " + "word " * 210_000 + "|").encode(),
     "big/many-lines.txt": ("Hundredthousand lumbar line\n" * 100_000).encode(),
@@ -136,8 +127,8 @@ def paths(tmp_path_factory) -> Paths:
     incoming = base / "incoming"
     (incoming / "a-folder.txt").mkdir(parents=True)
     (incoming / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
-    (incoming / f"esc{HOSTILE}new.txt").write_text(_article("An article with escapes in its name."), encoding="utf-8")
-    (incoming / "with space.txt").write_text(_article("Would replace an existing article."), encoding="utf-8")
+    (incoming / f"esc{HOSTILE}new.txt").write_text(article("An article with escapes in its name."), encoding="utf-8")
+    (incoming / "with space.txt").write_text(article("Would replace an existing article."), encoding="utf-8")
     a_file = base / "a-file.txt"
     a_file.write_text("not a folder", encoding="utf-8")
     return Paths(kb, outside, incoming, base / "no-such-folder", a_file)

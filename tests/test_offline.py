@@ -26,9 +26,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from healthkb.cli import main
+from clihelp import article, run_cli
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 STARTER_DIR = REPO_DIR / "kb"
@@ -83,20 +82,10 @@ def no_network(monkeypatch):
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation(input=input) as (out, err, _mixed):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        stdout, stderr = out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
-    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
-    return code, stdout, stderr
+    result = run_cli(*args, input=input)
+    return result.code, result.stdout, result.stderr
 
 
-def _article(body: str, prev: str | None = None, nxt: str | None = None) -> str:
-    return "\n".join([f"{body} |", *([f"<<: {prev}"] if prev else []), *([f">>: {nxt}"] if nxt else [])]) + "\n"
 
 
 def test_a_whole_session_in_process_never_touches_the_network(no_network, tmp_path, monkeypatch, isolated_env):
@@ -114,10 +103,10 @@ def test_a_whole_session_in_process_never_touches_the_network(no_network, tmp_pa
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     (incoming / "ankle-sprains.txt").write_text(
-        _article("An ankle sprain stretches the ligaments; rest, ice and gentle movement help.",
+        article("An ankle sprain stretches the ligaments; rest, ice and gentle movement help.",
                  nxt="Knee pain on stairs"), encoding="utf-8")
     (incoming / "knee-pain-on-stairs.txt").write_text(
-        _article("Knee pain on stairs often comes from the kneecap; strong thighs help.", prev="Ankle sprains"),
+        article("Knee pain on stairs often comes from the kneecap; strong thighs help.", prev="Ankle sprains"),
         encoding="utf-8")
     steps = [
         (("add", str(incoming / "ankle-sprains.txt"), str(incoming / "knee-pain-on-stairs.txt")), (0,)),
@@ -197,7 +186,7 @@ def test_real_processes_and_shard_workers_never_touch_the_network(tmp_path, make
         "HEALTHKB_TEST_PARALLEL_MIN_DOCS": "1",
     }
     new = tmp_path / "hydration.txt"
-    new.write_text(_article("Drink water through the day; thirst lags behind need."), encoding="utf-8")
+    new.write_text(article("Drink water through the day; thirst lags behind need."), encoding="utf-8")
     for args in (["reindex", "--full", "--json"], ["search", "lumbar"], ["add", str(new)],
                  ["show", "hydration", "--no-pager"], ["links", "hydration"], ["check"], ["export"], ["stats", "--json"]):
         done = subprocess.run([sys.executable, "-m", "healthkb", *args], capture_output=True, text=True,
