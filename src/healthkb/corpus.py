@@ -270,6 +270,24 @@ def read_file(path: str, *, fingerprint: bool = True) -> Decoded:
         return decode_bytes(handle.read(), fingerprint=fingerprint)
 
 
+def current_text(path: str, expected_sha256: str = "") -> str | None:
+    """The decoded text of a file as it is now, or None when it is gone, no
+    longer text, or (given ``expected_sha256``) no longer the indexed content."""
+    try:
+        decoded = read_file(path, fingerprint=bool(expected_sha256))
+    except (OSError, UndecodableError):
+        return None
+    if expected_sha256 and decoded.sha256 != expected_sha256:
+        return None
+    return decoded.text
+
+
+def current_body(path: str, expected_sha256: str = "") -> str | None:
+    """The body of an article file as it is now (see :func:`current_text`)."""
+    text = current_text(path, expected_sha256)
+    return None if text is None else parse_article(text, "").body
+
+
 def load_article(file: ArticleFile) -> tuple[Article, Decoded]:
     """Read, decode and parse one article file."""
     decoded = read_file(file.abspath)

@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from healthkb.corpus import UndecodableError, folder_mtimes, read_file
-from healthkb.article import parse_article
+from healthkb.corpus import current_body, current_text, folder_mtimes
 from healthkb.errors import HealthKBError, LockTimeoutError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import IndexPaths, dir_size, index_paths, open_catalog_for_read
@@ -150,17 +149,10 @@ class KBIndex:
 
     def body(self, row: ArticleRow) -> str | None:
         """The article's current body from disk (None if the file vanished)."""
-        try:
-            decoded = read_file(os.path.join(self.root, row.path), fingerprint=False)
-        except (OSError, UndecodableError):
-            return None
-        return parse_article(decoded.text, row.id).body
+        return current_body(os.path.join(self.root, row.path))
 
     def raw_text(self, row: ArticleRow) -> str | None:
-        try:
-            return read_file(os.path.join(self.root, row.path), fingerprint=False).text
-        except (OSError, UndecodableError):
-            return None
+        return current_text(os.path.join(self.root, row.path))
 
     def links(self, row: ArticleRow) -> list[Link]:
         """The article's outgoing links in footer order, with their status."""

@@ -14,7 +14,7 @@ import os
 import time
 from collections import Counter
 
-from healthkb.corpus import Skipped, UndecodableError, load_article
+from healthkb.corpus import Skipped, UndecodableError, current_body, load_article
 from healthkb.index.catalog import STATUS_CODES, Catalog
 from healthkb.index.records import (
     Progress,
@@ -28,7 +28,6 @@ from healthkb.index.records import (
 )
 from healthkb.index.resolvercache import load_resolver, new_stamp, save_resolver
 from healthkb.index.store import IndexDamaged, IndexPaths
-from healthkb.index.workers import read_body
 from healthkb.links import ArticleKeys, LinkResolver
 
 
@@ -207,7 +206,7 @@ def _update_whoosh(paths, catalog, changed, removed, retitled, new_titles, old_r
         work.setdefault(shard, []).append(("update", article_id, doc))
     for article_id in retitled:
         row = old_rows[article_id]
-        body, _ = read_body(os.path.join(paths.kb.root, catalog.article(article_id).path), row[6])
+        body = current_body(os.path.join(paths.kb.root, catalog.article(article_id).path), row[6])
         if body is None:
             continue  # changed on disk meanwhile: the next update re-reads it
         doc = dict(id=article_id, title=new_titles[article_id][0], body=body)

@@ -18,8 +18,7 @@ from whoosh.query import NullQuery
 from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher
 
-from healthkb.article import parse_article
-from healthkb.corpus import UndecodableError, read_file
+from healthkb.corpus import current_body
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.expansion import QueryExpander, unless_searched
@@ -196,11 +195,7 @@ class Searcher:
         return hits
 
     def body_of(self, row: ArticleRow) -> str | None:
-        try:
-            decoded = read_file(os.path.join(self.paths.kb.root, row.path), fingerprint=False)
-        except (OSError, UndecodableError):
-            return None
-        return parse_article(decoded.text, row.id).body
+        return current_body(os.path.join(self.paths.kb.root, row.path))
 
     def _explain(self, whoosh_hit, hit: Hit) -> list[str]:
         lines = []

@@ -57,29 +57,15 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent is already gone
 
 
-def read_body(abspath: str, expected_sha: str) -> tuple[str | None, str | None]:
-    """(body, title-from-heading) of a file, or (None, None) if it changed."""
-    from healthkb.article import parse_article
-    from healthkb.corpus import UndecodableError, read_file
-
-    try:
-        decoded = read_file(abspath)
-    except (OSError, UndecodableError):
-        return None, None
-    if expected_sha and decoded.sha256 != expected_sha:
-        return None, None
-    article = parse_article(decoded.text, "x")
-    return article.body, article.title
-
-
 def index_documents(writer, docs: list[DocTask], words: Counter) -> tuple[int, list[str]]:
     """Add ``docs`` to an open Whoosh writer; count each word once per document."""
+    from healthkb.corpus import current_body
     from healthkb.index.schema import WORD_PATTERN, fold_for_index
 
     indexed = 0
     changed: list[str] = []
     for doc in docs:
-        body, _ = read_body(doc.abspath, doc.sha256)
+        body = current_body(doc.abspath, doc.sha256)
         if body is None:
             changed.append(doc.id)
             continue
