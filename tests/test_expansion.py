@@ -14,7 +14,7 @@ import pytest
 
 from clihelp import article, run_cli
 from healthkb.index.api import open_index
-from healthkb.index.expansion import ALTERNATIVE_BOOST, MAX_ADDED, is_plain
+from healthkb.query.expansion import ALTERNATIVE_BOOST, MAX_ADDED, is_plain
 from healthkb.kb import KB
 from healthkb.synonyms import load_vocabulary
 

@@ -11,7 +11,7 @@ import pytest
 
 from clihelp import Run, article, run_cli
 from healthkb.index.api import open_index
-from healthkb.index.rescue import FUZZY_MIN_LETTERS, fuzzy_parts, title_matches
+from healthkb.query.rescue import FUZZY_MIN_LETTERS, fuzzy_parts, title_matches
 from healthkb.kb import KB
 
 

@@ -66,7 +66,7 @@ PLAIN_WORDS = st.sampled_from(
 def test_plain_query_equals_the_parsers(text, any_term):
     from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 
-    from healthkb.index.plainquery import ANY_TERM_SCALE, is_plain, plain_query
+    from healthkb.query.plainquery import ANY_TERM_SCALE, is_plain, plain_query
 
     schema = build_schema()
     built = plain_query(text, schema["body"].analyzer, any_term=any_term)

@@ -1,4 +1,5 @@
 """The index: a SQLite catalog (fingerprints, footers, links) beside sharded
-Whoosh indexes (full text).  ``healthkb.index.api`` is the entry point for
-commands; Whoosh itself is only imported by the modules that need it.
+Whoosh indexes (full text), and keeping both up to date.
+``healthkb.index.api`` is the entry point for commands; searching them is
+the query package's work (``healthkb.query``).
 """

@@ -65,7 +65,7 @@ class KBIndex:
     # -- lookups -------------------------------------------------------------
     def searcher(self):
         if self._searcher is None:
-            from healthkb.index.search import Searcher  # imports Whoosh
+            from healthkb.query.search import Searcher  # imports Whoosh
 
             for _attempt in range(MAX_SWITCHES):
                 self._generation = self.catalog.get_meta("generation")

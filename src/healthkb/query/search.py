@@ -1,5 +1,9 @@
-"""Searching the index: query parsing, ranking, fallbacks, suggestions,
-snippets and "more like this".
+"""Running a search: the pipeline's driver, and "more like this".
+
+Decides the order of the steps (see the package docstring) and what a hit
+is: reads the query (reading.py), builds and expands it (expansion.py), runs
+it on the index, hands an empty result to the rescue chain (rescue.py), then
+orders the hits (exact titles first) and cuts their snippets (snippets.py).
 
 A :class:`Searcher` opens the catalog and every shard once and can answer many
 queries (the benchmark keeps one warm).  Whoosh is imported here and only here
@@ -9,7 +13,6 @@ on the read path, so commands that do not search never pay for it.
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -21,22 +24,14 @@ from whoosh.searching import Searcher as WhooshSearcher
 from healthkb.corpus import current_body
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
-from healthkb.index.expansion import QueryExpander, unless_searched
-from healthkb.index.schema import WORD_PATTERN, fold_for_index
-from healthkb.index.plainquery import ANY_TERM_SCALE, plain_query
-from healthkb.index.snippets import make_snippet, snippet_terms
-from healthkb.index.rescue import rescue_search
-from healthkb.index.spelling import suggest_query
 from healthkb.index.store import IndexPaths
-from healthkb.text import match_key, sanitize_line
-
-MAX_QUERY_WORDS = 64
-MAX_QUERY_CHARS = 500
-SEARCH_FIELDS = ("title", "body")
-_WILDCARD_ONLY = re.compile(r"^[\s*?]*$")
-# A field prefix with nothing searchable after it: "title:", "title: x", 'title:"'.
-_EMPTY_FIELD = re.compile(r"(?<![\w:])(title|body|footer|id):[\"()]*(?=\s|$)", re.IGNORECASE)
-_WEAK_WILDCARD = re.compile(r"(?<![\w*?])([^\s*?:\"()]{0,1})[*?]")
+from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, unless_searched
+from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
+from healthkb.query.reading import clean_query
+from healthkb.query.rescue import rescue_search
+from healthkb.query.snippets import make_snippet, snippet_terms
+from healthkb.query.spelling import suggest_query
+from healthkb.text import match_key
 
 
 def open_shards(paths: IndexPaths, catalog: Catalog) -> list:
@@ -238,36 +233,3 @@ class Searcher:
 
     def doc_count(self) -> int:
         return self.searcher.doc_count()
-
-
-def clean_query(text: str) -> tuple[str, list[str]]:
-    """Validate and tidy a user's query; raise BadInputError for unusable ones."""
-    text = sanitize_line(text)
-    notices: list[str] = []
-    if not text:
-        raise BadInputError("the search query is empty", hint='try: healthkb search "lumbar"')
-    if _WILDCARD_ONLY.match(text):
-        raise BadInputError("a query needs at least one word besides * and ?", hint="`healthkb list` shows every article")
-    if _WEAK_WILDCARD.search(text):
-        raise BadInputError(
-            "a wildcard needs at least two letters before it (e.g. herni*)",
-            hint="short wildcards would match most of the index",
-        )
-    empty_field = _EMPTY_FIELD.search(text)
-    if empty_field:
-        name = empty_field.group(1)
-        raise BadInputError(f"{name}: needs a word right after it (e.g. {name}:insomnia)")
-    words = text.split()
-    if len(words) > MAX_QUERY_WORDS:
-        text = " ".join(words[:MAX_QUERY_WORDS])
-        notices.append(f"the query was shortened to its first {MAX_QUERY_WORDS} words")
-    if len(text) > MAX_QUERY_CHARS:
-        # Whoosh's query tagger is quadratic in the length of a word: a 10 KB
-        # "word" takes seconds to parse.  Cut at a space when there is one.
-        cut = text[:MAX_QUERY_CHARS]
-        text = cut.rsplit(" ", 1)[0] if " " in cut.strip() else cut
-        notices.append(f"the query was shortened to its first {len(text)} characters")
-    if not WORD_PATTERN.search(fold_for_index(text)):
-        raise BadInputError("the search query has no words to look for")
-    return text, notices
-

@@ -21,6 +21,10 @@ words, since fuzzing a phrase or a ``title:`` term would change what the user
 asked for. If nothing at all is found the last notice says what to try.
 ``--exact`` turns off the vocabulary only: the rescue still runs, and says so.
 
+``searcher`` below is the running :class:`healthkb.query.search.Searcher`
+(its index, catalog and expander); it is passed in, not imported, so the
+driver depends on this step and not the other way round.
+
 Fuzzy matching compares stems, as the index keeps them: a word of 5+
 letters as typed is fuzzed, with one edit if its stem has up to 7 letters
 and two from 8 (Levenshtein: a swap of two letters counts two).
@@ -32,17 +36,13 @@ whole query (so ``--explain`` shows only that score).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from whoosh.query import And, NullQuery, Term
 
-from healthkb.index.expansion import ANY_TERM_SCALE, SEARCH_FIELDS, BuiltQuery, index_terms, is_plain, union
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
-from healthkb.index.spelling import suggest_query
+from healthkb.query.expansion import ANY_TERM_SCALE, SEARCH_FIELDS, BuiltQuery, index_terms, is_plain, union
+from healthkb.query.spelling import suggest_query
 from healthkb.text import match_key, shorten
-
-if TYPE_CHECKING:
-    from healthkb.index.search import Searcher
 
 FUZZY_MIN_LETTERS = 5
 FUZZY_LONG_LETTERS = 8  # from here on, two edits are allowed
@@ -67,7 +67,7 @@ class Rescue:
     any_term: bool = False
 
 
-def rescue_search(searcher: Searcher, text: str, query, *, exact: bool, limit: int, explain: bool) -> Rescue:
+def rescue_search(searcher, text: str, query, *, exact: bool, limit: int, explain: bool) -> Rescue:
     """Run the chain for ``text`` whose all-terms ``query`` found nothing."""
     said: list[str] = []  # vocabulary problems, if a build here loaded it first
 
@@ -120,7 +120,7 @@ def rescue_search(searcher: Searcher, text: str, query, *, exact: bool, limit: i
 # --- fuzzy ---------------------------------------------------------------------
 
 
-def fuzzy_parts(searcher: Searcher, words: list[str]) -> list | None:
+def fuzzy_parts(searcher, words: list[str]) -> list | None:
     """A query per word: a word of 5+ letters as its near index terms, a
     shorter one as it is; None if no word has a near term other than itself."""
     analyzer = searcher.schema["body"].analyzer
@@ -233,7 +233,7 @@ def _words(text: str) -> list[str]:
     return WORD_PATTERN.findall(fold_for_index(text))
 
 
-def _terms_query(searcher: Searcher, words: list[str]):
+def _terms_query(searcher, words: list[str]):
     """The words as plain terms: only to highlight them in snippets."""
     analyzer = searcher.schema["body"].analyzer
     terms = [term for word in words for term in index_terms(analyzer, word)]

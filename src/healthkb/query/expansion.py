@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING
 
 from whoosh.query import And, NullQuery, Or, Phrase, Term
 
-from healthkb.index.plainquery import ANY_TERM_SCALE, OPERATORS
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
-from healthkb.index.spelling import edit_distance
+from healthkb.query.plainquery import ANY_TERM_SCALE, OPERATORS
+from healthkb.query.spelling import edit_distance
 
 if TYPE_CHECKING:
     from healthkb.synonyms import Expansion, Vocabulary
@@ -127,7 +127,7 @@ class QueryExpander:
         """The query for ``text`` (all words, or any with ``any_term``), expanded
         unless ``exact`` or the query uses Whoosh syntax.
 
-        ``searcher`` is a :class:`healthkb.index.search.Searcher`: its
+        ``searcher`` is a :class:`healthkb.query.search.Searcher`: its
         ``parse`` (the unexpanded query) and its schema. The all-words build
         of a text starts a memo that its any-word build (the rescue's first
         step) reuses: the expansion and the alternatives' queries."""
