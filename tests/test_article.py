@@ -503,3 +503,13 @@ def test_render_article_round_trips(body, footer, heading):
     assert (again.body, again.prev, again.next, again.teasers) == (body, prev, nxt, tuple(teasers))
     if heading:
         assert (again.title, again.title_source) == (heading, TITLE_FROM_HEADING)
+
+
+def test_a_one_line_body_starting_with_hash_is_not_a_heading():
+    # Found by the round-trip property: the body "#" renders as "# |", which
+    # once parsed as a heading "|" and an empty body.
+    article = parse_article("# |\n", "x")
+    assert article.body == "#"
+    assert article.title_source != TITLE_FROM_HEADING
+    titled = parse_article("# Real title\nBody text |\n", "x")
+    assert (titled.title, titled.body) == ("Real title", "Body text")

@@ -133,7 +133,9 @@ def parse_article(
     lines = text.split("\n")
 
     heading = None
-    if lines and lines[0].startswith("# ") and lines[0][2:].strip():
+    # "# text |" closes a one-line body that happens to start with "# ":
+    # a heading never carries the body's closing mark.
+    if lines and lines[0].startswith("# ") and lines[0][2:].strip() and not _ends_body(lines[0]):
         heading = sanitize_line(lines[0][2:])
         lines = lines[1:]
 
