@@ -201,6 +201,17 @@ def test_show_width(starter_kb):
         assert result.code == 2 and result.stdout == ""
 
 
+@pytest.mark.parametrize("command", ["show", "read"])
+def test_width_is_capped_at_1000_columns(starter_kb, command):
+    # A huge --width once built lines that many columns wide (10**9: 8.8 GB).
+    wide = run_cli(command, FLU_ID, "--width", "1000", input="q\n")
+    assert wide.code == 0 and "flu" in wide.stdout.lower()
+    for bad in ("1001", "1000000000"):
+        result = run_cli(command, FLU_ID, "--width", bad, input="q\n")
+        assert result.code == 2 and result.stdout == ""
+        assert "1000" in result.stderr
+
+
 # ---------------------------------------------------------------- exit codes
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from healthkb.cli.common import emit, pass_ctx, text_width, use_color
+from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, text_width, use_color
 from healthkb.errors import NotFoundError
 from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, fit, table, to_json, two_column, wrap
 from healthkb.text import sanitize
@@ -72,7 +72,7 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
 @click.option("--raw", is_flag=True, help="Print the article's text as stored (control characters removed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--no-pager", is_flag=True, help="Never page the output.")
-@click.option("--width", type=click.IntRange(min=20), metavar="N", help="Wrap the body to N columns (20 or more).")
+@click.option("--width", type=click.IntRange(20, MAX_WIDTH_OPTION), metavar="N", help=f"Wrap the body to N columns (20 to {MAX_WIDTH_OPTION}).")
 @pass_ctx
 def show(ctx, ref: str, raw: bool, as_json: bool, no_pager: bool, width: int | None) -> None:
     """Show an article with its links (REF: id, title or prefix)."""

@@ -13,6 +13,9 @@ from healthkb.kb import KB, resolve_kb
 from healthkb.text import sanitize
 
 MAX_TEXT_WIDTH = 100
+# The widest --width accepted: wider buys nothing on any screen, and a huge one
+# made the wrapper build lines of that many columns (8.8 GB for 10**9).
+MAX_WIDTH_OPTION = 1000
 
 
 # Commands that only read the index: after a damaged catalog is rebuilt they
@@ -87,8 +90,8 @@ def use_color() -> bool:
 
 def terminal_width(override: int | None = None) -> int:
     if override:
-        if override < 20:
-            raise BadInputError("--width must be at least 20")
+        if not 20 <= override <= MAX_WIDTH_OPTION:
+            raise BadInputError(f"--width must be from 20 to {MAX_WIDTH_OPTION}")
         return override
     return shutil.get_terminal_size((80, 24)).columns
 

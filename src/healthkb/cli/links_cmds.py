@@ -16,7 +16,7 @@ from collections import Counter
 import click
 
 from healthkb.cli.browse import links_payload, see_also
-from healthkb.cli.common import emit, pass_ctx, stdout_is_terminal, terminal_width, text_width, use_color
+from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, stdout_is_terminal, terminal_width, text_width, use_color
 from healthkb.errors import NotFoundError
 from healthkb.exporting import (
     DEFAULT_INDEX_NAME,
@@ -366,7 +366,7 @@ def _line_reader():
 
 @click.command()
 @click.argument("ref")
-@click.option("--width", type=click.IntRange(min=20), metavar="N", help="Wrap articles to N columns (20 or more).")
+@click.option("--width", type=click.IntRange(20, MAX_WIDTH_OPTION), metavar="N", help=f"Wrap articles to N columns (20 to {MAX_WIDTH_OPTION}).")
 @pass_ctx
 def read(ctx, ref: str, width: int | None) -> None:
     """Read REF interactively and follow its links, like GNU info.
