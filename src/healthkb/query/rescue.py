@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from whoosh.query import And, NullQuery, Term
 
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
+from healthkb.query.bounds import bound_query
 from healthkb.query.expansion import ANY_TERM_SCALE, SEARCH_FIELDS, BuiltQuery, index_terms, is_plain, union
 from healthkb.query.spelling import suggest_query
 from healthkb.text import match_key, shorten
@@ -75,7 +76,8 @@ def rescue_search(searcher, text: str, query, *, exact: bool, limit: int, explai
         said.extend(built.notices)
         if built.query is NullQuery:
             return None
-        results = searcher.searcher.search(built.query, limit=limit, terms=explain)
+        bounded = bound_query(built.query, searcher.searcher.reader()).query  # its notices were said before
+        results = searcher.searcher.search(bounded, limit=limit, terms=explain)
         return None if results.is_empty() else results
 
     def found(step: str, results, built: BuiltQuery, notice: str, corrected: str | None = None) -> Rescue:

@@ -25,6 +25,7 @@ from healthkb.corpus import current_body
 from healthkb.errors import BadInputError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.store import IndexPaths
+from healthkb.query.bounds import bound_query
 from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, unless_searched
 from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
 from healthkb.query.reading import clean_query
@@ -125,8 +126,9 @@ class Searcher:
         text, notices = clean_query(text)
         offset = (page - 1) * limit
         built = self.expander.build(self, text, exact=exact)
-        query = built.query
         notices += built.notices
+        bounded = bound_query(built.query, self.searcher.reader())  # wildcards, ranges: bounds.py
+        query, notices = bounded.query, notices + bounded.notices
         fallback = rescued = None
         results = self.searcher.search(query, limit=offset + limit + 5, terms=explain)
         exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
@@ -138,7 +140,7 @@ class Searcher:
                 hint='try: healthkb search "lumbar"',
             )
         if results.is_empty() and not exact_ids:
-            rescued = rescue_search(self, text, query, exact=exact, limit=offset + limit + 5, explain=explain)
+            rescued = rescue_search(self, text, built.query, exact=exact, limit=offset + limit + 5, explain=explain)
             notices += rescued.notices
             if rescued.results is not None:
                 results, query, built = rescued.results, rescued.query, rescued.built
