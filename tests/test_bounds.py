@@ -95,3 +95,10 @@ def test_bound_query_keeps_the_most_frequent_expansions_within_the_budgets(wide_
         fuzzy = bounds.bound_query(FuzzyTerm("body", "coba", maxdist=2, prefixlength=1) & Term("body", "cocommon"), reader)
         assert fuzzy.query.leaves()
         assert Term("body", "cocommon") in list(fuzzy.query.leaves())
+
+
+@pytest.mark.parametrize("command", [["search", "cocommon"], ["similar", "a/article-01"]])
+def test_the_hit_count_is_capped_at_100_per_page(wide_kb, command):
+    assert run_cli(*command, "--limit", "100", "--json").code in (0, 1)  # 1: nothing similar enough
+    result = run_cli(*command, "--limit", "101", "--json")
+    assert result.code == 2 and result.stdout == "" and "100" in result.stderr

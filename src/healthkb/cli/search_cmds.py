@@ -10,6 +10,11 @@ from healthkb.render import DIM, RESET, to_json, two_column, wrap_segments
 from healthkb.text import shorten
 
 
+# Hits shown per page: each costs a read of its file for the snippet, and
+# scripts that want more can page.
+MAX_HITS = 100
+
+
 def _hit_lines(hits, width: int, color: bool) -> list[str]:
     heads = two_column([(h.title, h.id) for h in hits], width, indent="    ", dim=color)
     per_hit = len(heads) // max(len(hits), 1)
@@ -34,7 +39,8 @@ def _hit_json(hit) -> dict:
 
 @click.command()
 @click.argument("query", nargs=-1, required=True)
-@click.option("--limit", "-n", default=10, show_default=True, callback=positive, help="Results per page.")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(max=MAX_HITS), callback=positive,
+              help=f"Results per page (at most {MAX_HITS}).")
 @click.option("--page", "-p", default=1, show_default=True, callback=positive, help="Page of results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--explain", is_flag=True, help="Show why each hit ranked where it did.")
@@ -88,7 +94,8 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
 
 @click.command()
 @click.argument("ref")
-@click.option("--limit", "-n", default=10, show_default=True, callback=positive, help="How many articles to list.")
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(max=MAX_HITS), callback=positive,
+              help=f"How many articles to list (at most {MAX_HITS}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_ctx
 def similar(ctx, ref: str, limit: int, as_json: bool) -> None:

@@ -11,6 +11,9 @@ from healthkb.index.catalog import Catalog
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 
 _OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
+# Unknown words corrected per query: each is compared with every known word of
+# its first letter and length, so 64 nonsense words took seconds (bounds.py).
+MAX_CORRECTED_WORDS = 8
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -53,15 +56,17 @@ def suggest_query(catalog: Catalog, query: str) -> str | None:
     """The query with each unknown word corrected, or None if nothing changes."""
     changed = False
     out = []
+    budget = MAX_CORRECTED_WORDS
     for token in query.split():
         bare = token.strip("\"'()")
         lowered = fold_for_index(bare)
         if ":" in bare or "*" in bare or "?" in bare or lowered in _OPERATORS or not WORD_PATTERN.fullmatch(lowered):
             out.append(token)
             continue
-        if catalog.word_df(lowered) > 0:
+        if budget <= 0 or catalog.word_df(lowered) > 0:
             out.append(token)
             continue
+        budget -= 1
         fixed = correct_word(catalog, lowered)
         if fixed:
             out.append(token.replace(bare, fixed))
