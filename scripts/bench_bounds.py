@@ -8,8 +8,8 @@ Owns: the list of expensive query shapes and one whole-process run of each.
 
 Each query runs as `healthkb --kb KB search --json QUERY` (the index is brought
 up to date once before, so no run pays for indexing); reported are wall
-seconds, the peak RSS of the process (os.wait4), the hit count and the notices
-the search printed. Target: every query <= 1 s and <= 250 MB at 20,000 articles.
+seconds, CPU seconds (a fairer figure on a busy machine), the peak RSS of the
+process (os.wait4), the hit count and the notices the search printed. Target: every query <= 1 s and <= 250 MB at 20,000 articles.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import string
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def bad_queries(kb: Path) -> list[tuple[str, str]]:
         ("range [a TO z]", "[a TO z]"),
         ("range title:[a TO z]", "title:[a TO z]"),
         ("prefix co*", "co*"),
-        ("wildcard c*o*", "c*o*"),
+        ("wildcard co*a*", "co*a*"),
         ("wildcard co?*", "co?*"),
         ("fuzzy word~2", "word~2"),
         ("fuzzy lumbar~2 disc~1", "lumbar~2 disc~1"),
@@ -70,15 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     checked(run([*hk, "--kb", str(args.kb), "stats"], env, timeout=3600))  # index up to date
     rows, failed = [], 0
     for label, query in bad_queries(args.kb):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = run([*hk, "--kb", str(args.kb), "search", "--json", query], env, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         mb = result["max_rss_kb"] / 1024
         hits = json.loads(result["stdout"])["total"] if result["rc"] in (0, 1) and result["stdout"] else None
         notices = [line for line in result["stderr"].splitlines() if line.startswith("healthkb: ")]
         ok = result["seconds"] <= TARGET_SECONDS and mb <= TARGET_MB and result["rc"] in (0, 1)
         failed += not ok
-        rows.append({"query": label, "seconds": round(result["seconds"], 3), "max_rss_mb": round(mb, 1),
+        rows.append({"query": label, "seconds": round(result["seconds"], 3), "cpu_s": round(cpu, 3), "max_rss_mb": round(mb, 1),
                      "rc": result["rc"], "hits": hits, "notices": notices, "ok": ok})
-        print(f"{'ok ' if ok else 'BAD'} {result['seconds']:7.3f} s {mb:6.1f} MB rc={result['rc']} "
+        print(f"{'ok ' if ok else 'BAD'} {result['seconds']:7.3f} s (cpu {cpu:6.3f} s) {mb:6.1f} MB rc={result['rc']} "
               f"hits={hits}  {label}", flush=True)
         for line in notices:
             print(f"        {line[:160]}")

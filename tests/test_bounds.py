@@ -69,8 +69,12 @@ def test_many_or_ed_prefixes_share_one_budget_and_one_notice(wide_kb):
     result = run_cli("search", " OR ".join(f"{p}*" for p in prefixes), "--json")
     assert result.code == 0
     notices = result.notices()
+    assert "healthkb: only the first 8 wildcards or ranges were searched; 24 more were left out" in notices
     assert any("wildcards or ranges match too many words; searched the most common of each" in n for n in notices)
     assert result.json["total"] > 0
+    anded = run_cli("search", " ".join(f"{p}*" for p in prefixes[:20]), "--json")
+    assert anded.code == 0 and anded.json["rescue"] == "any"  # no article has them all
+    assert "healthkb: only the first 8 wildcards or ranges were searched; 12 more were left out" in anded.notices()
 
 
 def test_fuzzy_and_very_long_queries_finish_with_a_notice(wide_kb):
@@ -78,6 +82,8 @@ def test_fuzzy_and_very_long_queries_finish_with_a_notice(wide_kb):
     long = run_cli("search", " ".join(["cocommon"] + _words("x", 9999)), "--json")
     assert long.code in (0, 1)
     assert any("shortened" in n for n in long.notices())
+    nonsense = run_cli("search", " ".join(_words("qz", 9999)), "--json")
+    assert nonsense.code == 1 and any("shortened" in n for n in nonsense.notices())
 
 
 def test_bound_query_keeps_the_most_frequent_expansions_within_the_budgets(wide_kb):

@@ -16,11 +16,20 @@ terms x documents: ``co*`` (245 terms) took 15 s at 10,000 articles and
 * of those it keeps the :data:`KEEP_PER_PATTERN` most common (document
   frequency), and a query keeps :data:`KEEP_PER_QUERY` in all, shared evenly
   between its expanding leaves;
+* only the first :data:`MAX_PATTERNS` distinct patterns are searched: an AND
+  of 64 two-letter prefixes took seconds even with few terms each;
 * a leaf with more than :data:`FLAT_FROM` terms is matched as one flat,
   precomputed union (:class:`TermSubset`): each document scores the sum of
   the idf of the kept terms it holds (BM25 with term frequency and length
   left out), which ranks alike without the tree.  Leaves with fewer terms are
-  left exactly as parsed, so everyday wildcards rank as before.
+  left exactly as parsed, so everyday wildcards rank as before;
+* a query that still holds more than :data:`MAX_TREE_TERMS` terms (64 words
+  OR-ed, or searched as "any of the words") has the chain of ORs at its top
+  matched by Whoosh's preloading union (``Or.ARRAY_MATCHER``), 3-6x faster on
+  such queries.  It adds the parts' scores like the tree does, but without
+  the "any of the words" coordination bonus.  Only ORs whose ancestors are all
+  ORs are changed: that matcher under-reports its best score to a parent that
+  prunes by it (an AND), which is why expansion.union() avoids it elsewhere.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import math
 from dataclasses import dataclass, field
 
 from whoosh.matching import ListMatcher, NullMatcher
-from whoosh.query import Every, FuzzyTerm, MultiTerm, Prefix, TermRange
+from whoosh.query import Every, FuzzyTerm, MultiTerm, NullQuery, Or, Prefix, TermRange
 
 SCAN_PER_PATTERN = 2000
 SCAN_PER_QUERY = 4000
@@ -41,6 +50,8 @@ MIN_SCAN = 50  # per leaf, however many leaves share the budget
 MIN_KEEP = 5
 FLAT_FROM = 16  # leaves expanding to more terms are matched as one flat union
 MAX_NOTICES = 3  # more limited patterns than this get one summary notice
+MAX_PATTERNS = 8  # wildcards or ranges searched per query; later ones match nothing
+MAX_TREE_TERMS = 40  # more terms than this: the top ORs preload (see above)
 
 
 @dataclass
@@ -63,8 +74,10 @@ def bound_query(query, reader) -> Bounded:
     """``query`` with each expanding leaf limited as the module doc says."""
     expanding = [leaf for leaf in query.leaves() if _expands(leaf)]
     if not expanding:
-        return Bounded(query)
-    share = len(expanding)
+        return Bounded(_preload_if_large(query))
+    patterns = list(dict.fromkeys(_label(leaf) for leaf in expanding))
+    searched = set(patterns[:MAX_PATTERNS])
+    share = sum(1 for leaf in expanding if _label(leaf) in searched)
     scan = max(MIN_SCAN, min(SCAN_PER_PATTERN, SCAN_PER_QUERY // share))
     keep = max(MIN_KEEP, min(KEEP_PER_PATTERN, KEEP_PER_QUERY // share))
     doc_count = max(reader.doc_count_all(), 1)
@@ -73,6 +86,8 @@ def bound_query(query, reader) -> Bounded:
     def limit(leaf):
         if not _expands(leaf):
             return leaf
+        if _label(leaf) not in searched:
+            return NullQuery  # past the first MAX_PATTERNS: matches nothing
         fieldname = leaf.field()
         found = [btext for _name, btext in itertools.islice(leaf.expanded_terms(reader), scan + 1)]
         capped = len(found) > scan
@@ -91,7 +106,26 @@ def bound_query(query, reader) -> Bounded:
         weighted = [(btext, math.log(doc_count / (frequency[btext] + 1)) + 1) for btext in sorted(kept)]
         return TermSubset(fieldname, weighted, _label(leaf), boost=leaf.boost)
 
-    return Bounded(query.accept(limit), _notices(list(cuts.values())))
+    bounded = query.accept(limit)  # fills `cuts`
+    notices = _notices(list(cuts.values()))
+    if len(patterns) > MAX_PATTERNS:
+        notices.append(f"only the first {MAX_PATTERNS} wildcards or ranges were searched; "
+                       f"{len(patterns) - MAX_PATTERNS:,} more were left out")
+    return Bounded(_preload_if_large(bounded), notices)
+
+
+def _preload_if_large(query):
+    terms = sum(len(leaf.weighted) if isinstance(leaf, TermSubset) else 1 for leaf in query.leaves())
+    return _preloaded(query) if terms > MAX_TREE_TERMS else query
+
+
+def _preloaded(query):
+    """``query`` with each OR that has only ORs above it preloading."""
+    if type(query) is not Or:
+        return query
+    copied = Or([_preloaded(q) for q in query.subqueries], boost=query.boost, minmatch=query.minmatch, scale=query.scale)
+    copied.matcher_type = Or.ARRAY_MATCHER
+    return copied
 
 
 def _expands(leaf) -> bool:
