@@ -16,7 +16,11 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from whoosh import index as whoosh_index
+from healthkb.query.startup import defer_unused_whoosh_modules
+
+defer_unused_whoosh_modules()  # before the first whoosh.query import (startup.py)
+
+from whoosh import index as whoosh_index  # noqa: E402
 from whoosh.query import NullQuery
 from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher

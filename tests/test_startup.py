@@ -1,0 +1,66 @@
+"""Search start-up (issue 15, item 4): a plain `healthkb search` process
+imports only what it needs.  Its time is measured by scripts/bench.py; here
+the modules it must not load are checked in a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from clihelp import article
+
+# Modules a plain search must not import, and why they were heavy or unneeded.
+NOT_FOR_A_PLAIN_SEARCH = (
+    "whoosh.qparser",  # ~80 regular expressions; plainquery.py builds plain-word queries
+    "whoosh.writing",  # the index writer
+    "tabulate",  # tables of list/check
+    "healthkb.index.update",  # the writer's side, only when the index is stale
+    "healthkb.reader",  # `read`
+    "healthkb.cli.browse",
+    "healthkb.cli.links_cmds",
+    "healthkb.cli.maintain",
+)
+
+PROBE = """
+import atexit, json, sys
+from healthkb.cli import main
+atexit.register(lambda: print(json.dumps({
+    "loaded": sorted(m for m in sys.modules if m.startswith(("whoosh", "healthkb", "tabulate"))),
+    "morph_en": type(sys.modules.get("whoosh.lang.morph_en")).__name__,
+}), file=sys.stderr))
+main(sys.argv[1:])
+"""
+
+
+def _run(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
+    return done, json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def test_a_plain_search_loads_no_parser_writer_or_other_commands(make_kb):
+    make_kb({"back/lumbar.txt": article("Lumbar pain often eases with gentle walking."),
+             "sleep/naps.txt": article("Short naps help some people; long ones can spoil the night.")})
+    _run("stats")  # build the index first: a fresh KB's first command indexes it
+    done, seen = _run("search", "lumbar")
+    assert done.returncode == 0 and "back/lumbar" in done.stdout
+    assert not set(seen["loaded"]) & set(NOT_FOR_A_PLAIN_SEARCH), seen["loaded"]
+    assert seen["morph_en"] == "_StandIn"  # English word variations: deferred (query/startup.py)
+
+
+def test_syntax_and_variations_still_work_after_the_deferral(make_kb):
+    make_kb({"back/lumbar.txt": article("Lumbar pain often eases with gentle walking and running."),
+             "sleep/naps.txt": article("Short naps help some people; long ones can spoil the night.")})
+    done, seen = _run("search", "title:lumbar OR walk*")
+    assert done.returncode == 0 and "back/lumbar" in done.stdout
+    assert "whoosh.qparser" in seen["loaded"]
+    from whoosh.query import Variations
+
+    from healthkb.index.api import open_index
+    from healthkb.kb import resolve_kb
+
+    with open_index(resolve_kb(None)) as ix:
+        found = ix.searcher().searcher.search(Variations("body", "walked"))
+        assert [hit["id"] for hit in found] == ["back/lumbar"]  # "walked" -> "walk" via morph_en
