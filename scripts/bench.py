@@ -323,6 +323,7 @@ class SizeBench:
         self.attempt("show_links", self.bench_show_links)
         self.attempt("link_resolution", lambda: self.out.__setitem__("link_resolution", bench_links(self.kb)))
         self.attempt("vocabulary", self.bench_vocabulary)
+        self.attempt("search_imports", self.bench_search_imports)
         self.attempt("incremental", self.bench_incremental)
         self.out["ratios"] = self.ratios()
         return self.out
@@ -437,6 +438,27 @@ class SizeBench:
             except Failed as exc:
                 self.out["errors"][label] = str(exc)
 
+    def bench_search_imports(self) -> None:
+        """Import time of a `search` process by package (-X importtime self times
+        summed, best of 5 runs).  With PYTHONDONTWRITEBYTECODE set, healthkb's
+        modules are compiled on every run and count more than they would."""
+        best: dict[str, float] = {}
+        for _ in range(5):
+            result = run([sys.executable, "-X", "importtime", "-m", "healthkb", "--kb", str(self.kb),
+                          "search", "lumbar"], self.env)
+            totals: dict[str, float] = {}
+            for line in result["stderr"].splitlines():
+                parts = line.split("|")
+                if not line.startswith("import time:") or len(parts) != 3 or not parts[0].split(":")[1].strip().isdigit():
+                    continue
+                package = parts[2].strip().split(".")[0]
+                group = package if package in ("click", "whoosh", "healthkb") else "other"
+                totals[group] = totals.get(group, 0.0) + int(parts[0].split(":")[1]) / 1000
+            totals["total"] = sum(totals.values())
+            best = {k: min(v, best.get(k, v)) for k, v in totals.items()}
+        self.out["search_imports"] = {f"{k}_ms": v for k, v in best.items()} | {
+            "bytecode_cached": not self.env.get("PYTHONDONTWRITEBYTECODE")}
+
     def bench_vocabulary(self) -> None:
         result = checked(run([sys.executable, "-c", VOCABULARY_CODE], self.env))
         self.out["vocabulary"] = json.loads(result["stdout"].strip().splitlines()[-1])
@@ -514,6 +536,11 @@ ROWS = [  # (label, key, field, format)
     ("healthkb show p50 ms", "show", "p50_ms", "{:.0f}"),
     ("healthkb links p50 ms", "links", "p50_ms", "{:.0f}"),
     ("vocabulary load ms (cold)", "vocabulary", "load_ms", "{:.1f}"),
+    ("search process imports ms: all", "search_imports", "total_ms", "{:.0f}"),
+    ("  of which click", "search_imports", "click_ms", "{:.0f}"),
+    ("  of which whoosh", "search_imports", "whoosh_ms", "{:.0f}"),
+    ("  of which healthkb", "search_imports", "healthkb_ms", "{:.0f}"),
+    ("  of which the standard library (own time)", "search_imports", "other_ms", "{:.0f}"),
     ("grep -rli p50 ms", "grep", "p50_ms", "{:.0f}"),
     ("grep -rli p95 ms", "grep", "p95_ms", "{:.0f}"),
     ("rg -li p50 ms", "rg", "p50_ms", "{:.0f}"),
