@@ -18,6 +18,7 @@ NOT_FOR_A_PLAIN_SEARCH = (
     "tabulate",  # tables of list/check
     "healthkb.index.update",  # the writer's side, only when the index is stale
     "healthkb.reader",  # `read`
+    "healthkb.links",  # footer links: resolving a REF, `links`, `check`
     "healthkb.cli.browse",
     "healthkb.cli.links_cmds",
     "healthkb.cli.maintain",

@@ -23,7 +23,7 @@ from healthkb.kb import KB
 
 if TYPE_CHECKING:
     from healthkb.index.update import Progress, UpdateReport
-from healthkb.links import Link, resolve_ref
+    from healthkb.links import Link
 from healthkb.text import match_key
 
 # How many generation switches by other processes one search rides out
@@ -143,6 +143,8 @@ class KBIndex:
             if len(exact) == 1:
                 row = self.catalog.article(exact[0])
         if row is None:
+            from healthkb.links import resolve_ref  # not needed by search: imported when used
+
             row = self.catalog.article(resolve_ref(ref, self.catalog.id_titles()))
         assert row is not None
         return row
@@ -156,6 +158,7 @@ class KBIndex:
 
     def links(self, row: ArticleRow) -> list[Link]:
         """The article's outgoing links in footer order, with their status."""
+        from healthkb.links import Link
         rows = self.catalog.links_of(row.rowid)
         ids = {t: name[0] for t, name in self.catalog.names_by_rowid(r[3] for r in rows if r[3]).items()}
         grouped: dict[tuple[int, int], list] = {}
