@@ -15,7 +15,8 @@ terms x documents: ``co*`` (245 terms) took 15 s at 10,000 articles and
   index order) and a query at most :data:`SCAN_PER_QUERY` in all;
 * of those it keeps the :data:`KEEP_PER_PATTERN` most common (document
   frequency), and a query keeps :data:`KEEP_PER_QUERY` in all, shared evenly
-  between its expanding leaves;
+  between its expanding leaves, and fewer when their postings would pass
+  :data:`POSTINGS_PER_QUERY`;
 * only the first :data:`MAX_PATTERNS` distinct patterns are searched: an AND
   of 64 two-letter prefixes took seconds even with few terms each;
 * a leaf with more than :data:`FLAT_FROM` terms is matched as one flat,
@@ -45,6 +46,9 @@ SCAN_PER_PATTERN = 2000
 SCAN_PER_QUERY = 4000
 KEEP_PER_PATTERN = 200
 KEEP_PER_QUERY = 1000
+# Documents read to match one query's kept terms (a flat union reads all of
+# their postings): 450,000 for [a TO z] at 20,000 articles took most of a second.
+POSTINGS_PER_QUERY = 150_000
 MIN_SCAN = 50  # per leaf, however many leaves share the budget
 MIN_KEEP = 5
 FLAT_FROM = 16  # leaves expanding to more terms are matched as one flat union
@@ -88,6 +92,7 @@ def bound_query(query, reader) -> Bounded:
     share = sum(1 for leaf in expanding if _label(leaf) in searched)
     scan = max(MIN_SCAN, min(SCAN_PER_PATTERN, SCAN_PER_QUERY // share))
     keep = max(MIN_KEEP, min(KEEP_PER_PATTERN, KEEP_PER_QUERY // share))
+    postings = POSTINGS_PER_QUERY // share
     doc_count = max(reader.doc_count_all(), 1)
     cuts: dict[str, _Cut] = {}
 
@@ -103,14 +108,12 @@ def bound_query(query, reader) -> Bounded:
         if not capped and len(found) <= min(keep, FLAT_FROM):
             return leaf  # small: Whoosh's own matcher is quick and ranks as ever
         frequency = {btext: reader.doc_frequency(fieldname, btext) for btext in found}
-        if capped or len(found) > keep:
-            kept = heapq.nlargest(keep, found, key=frequency.__getitem__)
+        kept = _within_postings(heapq.nlargest(keep, found, key=frequency.__getitem__), frequency, postings)
+        if capped or len(kept) < len(found):
             label = _label(leaf)
             cut = cuts.get(label)
             if cut is None or len(found) > cut.found:
                 cuts[label] = _Cut(label, len(found), len(kept), capped)
-        else:
-            kept = found
         weighted = [(btext, math.log(doc_count / (frequency[btext] + 1)) + 1) for btext in sorted(kept)]
         return TermSubset(fieldname, weighted, _label(leaf), boost=leaf.boost)
 
@@ -120,6 +123,17 @@ def bound_query(query, reader) -> Bounded:
         notices.append(f"only the first {MAX_PATTERNS} wildcards or ranges were searched; "
                        f"{len(patterns) - MAX_PATTERNS:,} more were left out")
     return Bounded(_preload_if_large(bounded), notices)
+
+
+def _within_postings(terms: list[bytes], frequency: dict[bytes, int], budget: int) -> list[bytes]:
+    """The longest head of ``terms`` (most common first) whose postings fit
+    ``budget``; at least one term."""
+    total = 0
+    for count, btext in enumerate(terms):
+        total += frequency[btext]
+        if total > budget:
+            return terms[: max(count, 1)]
+    return terms
 
 
 def _preload_if_large(query):
