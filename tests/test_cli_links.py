@@ -173,8 +173,10 @@ def test_check_human_output_and_summary(acceptance_kb):
     assert result.exit_code == 1
     header = result.stdout.split("\n")[0].split()
     assert header == ["kind", "article", "detail"]
-    body = [line for line in result.stdout.split("\n")[2:] if line]
-    assert len(body) == 12  # one line per problem when not on a terminal
+    lines = result.stdout.split("\n")
+    assert max(map(len, lines)) <= 80  # piped: laid out for 80 columns
+    starts = [line for line in lines[2:] if line[:1].strip()]
+    assert len(starts) == 12  # one row per problem, its detail wrapped under it
     assert result.stderr.strip().split("\n")[-1] == "12 problems (11 missing_related, 1 ambiguous_link)"
 
 
@@ -345,12 +347,17 @@ def test_bad_option_is_a_usage_error(acceptance_kb):
 
 def test_check_wraps_long_details_on_continuation_rows():
     from healthkb.checks import Problem
-    from healthkb.cli.links_cmds import _problem_rows
+    from healthkb.cli.links_cmds import _problem_table
 
     problems = [Problem("missing_next", "a/b", "word " * 30), Problem("skipped", "x.txt", "binary file")]
-    assert _problem_rows(problems, None) == [(p.kind, p.id, p.detail) for p in problems]
-    rows = _problem_rows(problems, 80)
-    room = 80 - len("missing_next") - len("article") - 4
-    assert all(len(detail) <= room for _k, _i, detail in rows)
-    assert [k for k, _i, _d in rows] == ["missing_next"] + [""] * (len(rows) - 2) + ["skipped"]
-    assert " ".join(d for _k, _i, d in rows[:-1]) == ("word " * 30).strip()
+    for width in (60, 80, 120):
+        lines = _problem_table(problems, width).split("\n")
+        assert max(map(len, lines)) <= width
+        assert lines[0].split() == ["kind", "article", "detail"]
+        rows = [line.split(None, 2) if line[:1].strip() else ["", "", line.strip()] for line in lines[2:]]
+        assert [r[0] for r in rows] == ["missing_next"] + [""] * (len(rows) - 2) + ["skipped"]
+        assert " ".join(r[2] for r in rows[:-1]) == ("word " * 30).strip()
+    # Too narrow for a detail column: the detail goes under the id.
+    lines = _problem_table([Problem("missing_related", "folder/" + "long-name-" * 4, "word " * 10)], 40).split("\n")
+    assert max(map(len, lines)) <= 40 and lines[0].split() == ["kind", "article", "and", "detail"]
+    assert " ".join(line.strip() for line in lines[3:]) == ("word " * 10).strip()

@@ -51,6 +51,12 @@ class AmbiguousRefError(BadInputError):
         self.candidates = candidates
 
 
+class OutputError(HealthKBError):
+    """Standard output cannot be written (a full disk, a closed terminal)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
 class KBUnavailableError(HealthKBError):
     """The knowledge base folder is missing, not a folder, or unreadable."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from healthkb.text import sanitize, sanitize_line, shorten
@@ -32,12 +33,70 @@ def to_jsonl(objects: Iterable[dict]) -> Iterable[str]:
         yield json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
-    """A plain table (tabulate, imported here only: it is slow to import)."""
+MIN_COLUMN = 12  # a shrinkable table column is never cut below this (or its header)
+GAP = 2  # columns between table columns
+HEADER_PADDING = 2  # tabulate makes a column at least its header plus this
+
+
+def table(
+    rows: Sequence[Sequence[object]],
+    headers: Sequence[str],
+    width: int | None = None,
+    shrink: Sequence[int | tuple[int, int]] = (),
+    middle: Sequence[int] = (),
+) -> str:
+    """A plain table (tabulate, imported here only: it is slow to import).
+
+    With ``width``, the columns named in ``shrink`` (an index, or an index
+    and the width to keep at first) are narrowed, in that order, until every
+    line fits: their cells are cut at the end with "…"
+    (so a cut id still shows a prefix of itself), or in the middle for the
+    columns also named in ``middle`` (paths, whose end matters).
+    """
     from tabulate import tabulate
 
-    clean = [[sanitize_line(str(cell)) if isinstance(cell, str) else cell for cell in row] for row in rows]
-    return tabulate(clean, headers=list(headers), tablefmt="simple", disable_numparse=True)
+    cells = [[sanitize_line(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+    if width is not None and cells:
+        widths = [
+            max([display_width(h) + HEADER_PADDING, *(display_width(str(r[n])) for r in cells)])
+            for n, h in enumerate(headers)
+        ]
+        over = sum(widths) + GAP * (len(widths) - 1) - width
+        # First down to each column's own floor (shrink=((1, 24), (0, 30))
+        # keeps 24 columns of titles before ids are cut), then to MIN_COLUMN.
+        steps = [(s, MIN_COLUMN) if isinstance(s, int) else s for s in shrink]
+        for column, floor in [*steps, *((column, MIN_COLUMN) for column, _floor in steps)]:
+            if over <= 0:
+                break
+            floor = max(floor, display_width(headers[column]) + HEADER_PADDING)
+            cut = min(over, widths[column] - floor)
+            if cut > 0:
+                widths[column] -= cut
+                over -= cut
+        cutters = {column: (middle_cut if column in middle else fit) for column, _floor in steps}
+        cells = [[cutters[n](c, widths[n]) if n in cutters and isinstance(c, str) else c for n, c in enumerate(r)] for r in cells]
+    drawn = tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True)
+    return "\n".join(line.rstrip() for line in drawn.split("\n"))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide (CJK) characters take two,
+    combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def _cut_to(text: str, width: int) -> str:
+    """The longest start of ``text`` that takes at most ``width`` columns."""
+    used = 0
+    for n, char in enumerate(text):
+        used += display_width(char)
+        if used > width:
+            return text[:n]
+    return text
 
 
 def wrap(text: str, width: int, indent: str = "") -> str:
@@ -72,13 +131,15 @@ def wrap_segments(
     used = 0
     room = max(10, width - len(indent))
     for word, highlighted, glued in words:
-        extra = len(word) + (0 if glued or not lines[-1] else 1)
+        extra = display_width(word) + (0 if glued or not lines[-1] else 1)
         if lines[-1] and used + extra > room and not glued:
             if len(lines) == max_lines:
+                if used + 1 > room and len(lines[-1]) > 1:
+                    lines[-1].pop()  # make room for the "…"
                 lines[-1].append(("…", False, True))
                 break
             lines.append([])
-            used, extra = 0, len(word)
+            used, extra = 0, display_width(word)
         lines[-1].append((word, highlighted, glued))
         used += extra
     rendered = []
@@ -94,29 +155,51 @@ def wrap_segments(
 
 def two_column(pairs: Sequence[tuple[str, str]], width: int, indent: str = "", dim: bool = False) -> list[str]:
     """Label and id side by side when every pair fits in ``width``, else the id
-    under its label.  Ids are never shortened: they are meant to be copied."""
+    on a line of its own under its label.  Ids are shortened only when even
+    their own line is too narrow, and then at the end, so that what shows is
+    still a prefix of the id (and a REF while it is unique)."""
     if not pairs:
         return []
-    id_room = max(len(ident) for _label, ident in pairs)
+    id_room = max(display_width(sanitize_line(ident)) for _label, ident in pairs)
     label_room = width - len(indent) - id_room - 2
-    longest_label = max(len(sanitize_line(label)) for label, _ident in pairs)
+    longest_label = max(display_width(sanitize_line(label)) for label, _ident in pairs)
     side_by_side = label_room >= min(longest_label, 36)
     label_room = min(label_room, longest_label)
     wrap_dim = (lambda s: f"{DIM}{s}{RESET}") if dim else (lambda s: s)
     lines = []
     for label, ident in pairs:
         if side_by_side:
-            lines.append(f"{indent}{pad(label, label_room)}  {wrap_dim(ident)}".rstrip())
+            lines.append(f"{indent}{pad(label, label_room)}  {wrap_dim(sanitize_line(ident))}".rstrip())
         else:
             lines.append(f"{indent}{fit(label, width - len(indent))}")
-            lines.append(f"{' ' * len(indent)}{wrap_dim(ident)}")
+            lines.append(f"{' ' * len(indent)}{wrap_dim(fit(ident, width - len(indent)))}")
     return lines
 
 
 def fit(text: str, width: int) -> str:
-    return shorten(sanitize_line(text), max(8, width))
+    """One line of at most ``width`` columns, cut at a word boundary with "…"."""
+    text = sanitize_line(text)
+    if display_width(text) <= width:
+        return text
+    if text.isascii():
+        return shorten(text, max(2, width))
+    return _cut_to(text, max(1, width - 1)).rstrip() + "…"
+
+
+def middle_cut(text: str, width: int) -> str:
+    """Shorten ``text`` by taking out its middle ("back/how-to-…-your-back.txt"):
+    for paths and ids, whose start and end both say which one it is."""
+    text = sanitize_line(text)
+    if display_width(text) <= width:
+        return text
+    if width < 5:
+        return _cut_to(text, width)
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    end = text[::-1]
+    return _cut_to(text, head) + "…" + _cut_to(end, tail)[::-1]
 
 
 def pad(text: str, width: int) -> str:
     text = fit(text, width)
-    return text + " " * max(0, width - len(text))
+    return text + " " * max(0, width - display_width(text))

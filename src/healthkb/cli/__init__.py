@@ -14,7 +14,7 @@ import sys
 import click
 
 from healthkb import __version__
-from healthkb.cli.common import Context, pass_ctx
+from healthkb.cli.common import Context, OutputClosed, pass_ctx
 from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
 from healthkb.text import sanitize
 
@@ -28,7 +28,33 @@ LAZY_COMMANDS = {
     "show": "browse", "list": "browse",
     "links": "links_cmds", "check": "links_cmds", "export": "links_cmds", "graph": "links_cmds", "read": "links_cmds",
     "init": "maintain", "add": "maintain", "reindex": "maintain", "stats": "maintain",
+    "edit": "editing", "new": "editing",
+    "completion": "completion",
 }
+
+
+def _set_kb(click_ctx: click.Context, _param, value: str | None) -> None:
+    if value is not None:
+        click_ctx.meta["healthkb.kb_path"] = value  # for completion, which runs no group callback
+        state = click_ctx.find_object(Context)
+        if state is not None:
+            state.kb_path = value
+
+
+def _set_no_pager(click_ctx: click.Context, _param, value: bool) -> None:
+    state = click_ctx.find_object(Context)
+    if value and state is not None:
+        state.no_pager = True
+
+
+# The group's options are accepted after the command too (`healthkb search
+# coffee --kb mykb`): each command gets a copy that sets the same Context.
+SHARED_OPTIONS = (
+    click.Option(["--kb"], metavar="DIR", expose_value=False, callback=_set_kb,
+                 help="Knowledge base folder (as before the command)."),
+    click.Option(["--no-pager"], is_flag=True, expose_value=False, callback=_set_no_pager,
+                 help="Print directly, never through the pager."),
+)
 
 
 class LazyGroup(click.Group):
@@ -42,20 +68,47 @@ class LazyGroup(click.Group):
         import importlib
 
         module = importlib.import_module(f"healthkb.cli.{module_name}")
-        return next((c for c in module.COMMANDS if c.name == name), None)
+        command = next((c for c in module.COMMANDS if c.name == name), None)
+        if command is not None:
+            taken = {opt for param in command.params for opt in param.opts}
+            command.params += [option for option in SHARED_OPTIONS if not taken & set(option.opts)]
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option("--kb", "kb_path", metavar="DIR", help="Knowledge base folder (default: $HEALTHKB_KB, a folder with .healthkb/ above, or your own KB).")
+@click.option("--no-pager", is_flag=True, help="Print directly, never through the pager.")
 @click.version_option(__version__, "-V", "--version", prog_name="healthkb", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(click_ctx: click.Context, kb_path: str | None) -> None:
+def cli(click_ctx: click.Context, kb_path: str | None, no_pager: bool) -> None:
     """healthkb: an offline knowledge base of health articles.
 
     Search, read and cross-link plain-text health articles. General health
     information, not medical advice.
     """
-    click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand)
+    click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand, no_pager)
+
+
+def _fit_message(text: str) -> str:
+    """Wrap each line of a message to the terminal's width, at spaces."""
+    import textwrap
+
+    from healthkb.cli.common import terminal_width
+
+    width = terminal_width()
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or line
+        for line in text.split("\n")
+    )
+
+
+def _show_usage_error(exc: click.ClickException) -> None:
+    """A usage error in two lines: what is wrong, then the usage and where help is."""
+    click.echo(f"healthkb: {exc.format_message()}", err=True)
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        usage = " ".join(ctx.command.collect_usage_pieces(ctx))
+        click.echo(f"usage: {ctx.command_path} {usage}  (more: {ctx.command_path} --help)", err=True)
 
 
 def _is_damaged_catalog(exc: Exception) -> bool:
@@ -75,9 +128,9 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
             raise
         # Messages quote paths and names as given (--kb, -o, file names):
         # never let their control characters reach the terminal.
-        click.echo(f"healthkb: {sanitize(exc.message)}", err=True)
+        click.echo(_fit_message(f"healthkb: {sanitize(exc.message)}"), err=True)
         if exc.hint:
-            click.echo(f"hint: {sanitize(exc.hint)}", err=True)
+            click.echo(_fit_message(f"hint: {sanitize(exc.hint)}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("", err=True)
@@ -85,12 +138,12 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _show_usage_error(exc)
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except KeyboardInterrupt:
         click.echo("\nhealthkb: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not an error, and no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import click
 
-from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, text_width, use_color
+import textwrap
+
+from healthkb.cli.completion import complete_ref
+from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, terminal_width, text_width, use_color
 from healthkb.errors import NotFoundError
-from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, fit, table, to_json, two_column, wrap
-from healthkb.text import sanitize
+from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, display_width, fit, middle_cut, table, to_json, two_column, wrap
+from healthkb.text import sanitize, sanitize_line
+
+LIST_MAX_WIDTH = 120  # a list wider than this is no easier to read
 
 
 def link_json(link, titles: dict[str, str]) -> dict:
@@ -63,12 +68,34 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
         lines.extend(block)
     if backlinks:
         noun = "article" if backlinks == 1 else "articles"
-        lines.append(f"  Linked from {backlinks} {noun} — healthkb links {article_id}")
+        one_line = f"  Linked from {backlinks} {noun} — healthkb links {sanitize_line(article_id)}"
+        if display_width(one_line) <= width:
+            lines.append(one_line)
+        else:
+            lines.append(f"  Linked from {backlinks} {noun}; to list them:")
+            lines.append("  " + fit(f"healthkb links {sanitize_line(article_id)}", width - 2))
+    return lines
+
+
+def heading_lines(row, width: int, color: bool) -> list[str]:
+    """An article's title (wrapped, bold on a terminal), then its id and
+    file: on one line when they fit, else the file on its own line,
+    shortened in the middle; the file is left out when it is just the id
+    with ".txt"."""
+    title = sanitize_line(row.title)
+    lines = [f"{BOLD}{part}{RESET}" if color else part for part in textwrap.wrap(title, width) or [title]]
+    ident, path = sanitize_line(row.id), sanitize_line(row.path)
+    if path == f"{ident}.txt":
+        lines.append(fit(ident, width))
+    elif display_width(f"{ident} · {path}") <= width:
+        lines.append(f"{ident} · {path}")
+    else:
+        lines += [fit(ident, width), f"file: {middle_cut(path, width - 6)}"]
     return lines
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_ref)
 @click.option("--raw", is_flag=True, help="Print the article's text as stored (control characters removed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--no-pager", is_flag=True, help="Never page the output.")
@@ -95,8 +122,7 @@ def show(ctx, ref: str, raw: bool, as_json: bool, no_pager: bool, width: int | N
         return
     color = use_color()
     columns = text_width(width)
-    title = fit(row.title, 200)
-    lines = [f"{BOLD}{title}{RESET}" if color else title, f"{row.id} · {row.path}", ""]
+    lines = [*heading_lines(row, columns, color), ""]
     lines.append(wrap(body, columns) if body.strip() else "(this article has no body text)")
     extra = see_also(payload, len({i for i, _t, _k in backlinks}), row.id, columns, color)
     if extra:
@@ -118,7 +144,8 @@ def list_articles(ctx, as_json: bool, sort: str) -> None:
         return
     if not rows:
         raise NotFoundError("this knowledge base has no articles yet", hint="add some with `healthkb add FILE...`")
-    emit(table([(r.id, fit(r.title, 60), r.words) for r in rows], ["id", "title", "words"]))
+    width = min(terminal_width(), LIST_MAX_WIDTH)
+    emit(table([(r.id, r.title, r.words) for r in rows], ["id", "title", "words"], width, shrink=((1, 24), (0, 30))), pager=True)
     click.echo(f"{len(rows):,} articles", err=True)
 
 

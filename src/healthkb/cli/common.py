@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 
 import click
 
-from healthkb.errors import BadInputError
+from healthkb.errors import BadInputError, OutputError
 from healthkb.kb import KB, resolve_kb
 from healthkb.text import sanitize
 
@@ -16,6 +17,7 @@ MAX_TEXT_WIDTH = 100
 # The widest --width accepted: wider buys nothing on any screen, and a huge one
 # made the wrapper build lines of that many columns (8.8 GB for 10**9).
 MAX_WIDTH_OPTION = 1000
+MIN_WIDTH = 20  # narrower terminals (COLUMNS=1) are laid out as if this wide
 
 
 # Commands that only read the index: after a damaged catalog is rebuilt they
@@ -30,9 +32,10 @@ class Context:
 
     current: "Context | None" = None  # the invocation running in this process
 
-    def __init__(self, kb_path: str | None, command: str | None = None) -> None:
+    def __init__(self, kb_path: str | None, command: str | None = None, no_pager: bool = False) -> None:
         self.kb_path = kb_path
         self.command = command
+        self.no_pager = no_pager
         self._kb: KB | None = None
         Context.current = self
 
@@ -89,11 +92,13 @@ def use_color() -> bool:
 
 
 def terminal_width(override: int | None = None) -> int:
+    """Columns to lay output out in: ``override``, else $COLUMNS, else the
+    terminal's width, else 80 (piped); never less than MIN_WIDTH."""
     if override:
         if not 20 <= override <= MAX_WIDTH_OPTION:
             raise BadInputError(f"--width must be from 20 to {MAX_WIDTH_OPTION}")
         return override
-    return shutil.get_terminal_size((80, 24)).columns
+    return max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
 
 
 def text_width(override: int | None = None) -> int:
@@ -120,12 +125,38 @@ def progress_printer():
     return report
 
 
-def emit(text: str, pager: bool = False) -> None:
-    """Print to stdout, through the pager when asked and on a terminal."""
-    if pager and stdout_is_terminal():
-        click.echo_via_pager(text + "\n")
-    else:
+class OutputClosed(Exception):
+    """Whoever read stdout went away (``| head``).  Not an OSError, so that
+    click does not turn it into exit 1 on its way to cli.main."""
+
+
+@contextlib.contextmanager
+def writing_stdout():
+    """Turn failures to write stdout into OutputClosed or a clean OutputError."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed() from None
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def write_out(text: str) -> None:
+    with writing_stdout():
         click.echo(text)
+
+
+def emit(text: str, pager: bool = False) -> None:
+    """Print to stdout; with ``pager``, text taller than the terminal goes
+    through the pager (see cli.pager) unless --no-pager."""
+    if not pager:
+        write_out(text)
+        return
+    from healthkb.cli.pager import page_or_print
+
+    ctx = Context.current
+    page_or_print(text, write_out, notice, enabled=not (ctx and ctx.no_pager))
 
 
 def positive(ctx, param, value):

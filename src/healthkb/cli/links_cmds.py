@@ -15,8 +15,9 @@ from collections import Counter
 
 import click
 
-from healthkb.cli.browse import links_payload, see_also
-from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, stdout_is_terminal, terminal_width, text_width, use_color
+from healthkb.cli.browse import heading_lines, links_payload, see_also
+from healthkb.cli.completion import complete_ref
+from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, terminal_width, text_width, use_color, writing_stdout
 from healthkb.errors import NotFoundError
 from healthkb.exporting import (
     DEFAULT_INDEX_NAME,
@@ -31,7 +32,7 @@ from healthkb.exporting import (
     write_lines,
 )
 from healthkb.reader import Page, Reader
-from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, fit, table, to_json, wrap
+from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, display_width, fit, table, to_json, wrap
 from healthkb.text import sanitize_line
 
 TABLE_MAX_WIDTH = 160  # tables never grow wider than this, however wide the terminal
@@ -74,13 +75,13 @@ def _link_table(payload: dict, width: int) -> str:
     if room >= MIN_TEXT_COLUMN:
         text_w = min(room, max(len(r[3]) for r in rows))
         cells = [(k, n, s, fit(t, text_w), target) for (k, n, s, t, _), target in zip(rows, targets)]
-        return table(cells, ["kind", "#", "status", "text", "target"])
+        return table(cells, ["kind", "#", "status", "text", "target"], width, shrink=(3, 4))
     text_w = max(MIN_TEXT_COLUMN, width - (len("related") + number_w + len("ambiguous") + 3 * 2))
     cells = []
     for kind, number, status, text, ids in rows:
         cells.append((kind, number, status, fit(text, text_w)))
         cells.extend(("", "", "", f"{'→' if n == 0 else 'or'} {target}") for n, target in enumerate(ids))
-    return table(cells, ["kind", "#", "status", "text → target"])
+    return table(cells, ["kind", "#", "status", "text → target"], width, shrink=(3,))
 
 
 def _backlink_lines(backlinks, width: int) -> list[str]:
@@ -99,13 +100,13 @@ def _backlink_lines(backlinks, width: int) -> list[str]:
     id_w = max(len(s) for s, _k, _t in rows)
     room = width - id_w - kind_w - 2 * 2
     if room >= MIN_TEXT_COLUMN:
-        lines.append(table([(s, k, fit(t, room)) for s, k, t in rows], ["id", "kind", "title"]))
+        lines.append(table([(s, k, fit(t, room)) for s, k, t in rows], ["id", "kind", "title"], width, shrink=(2, 0)))
     else:
         text_w = max(MIN_TEXT_COLUMN, width - kind_w - 2)
         cells = []
         for source, kind, title in rows:
             cells += [(kind, fit(title, text_w)), ("", f"← {source}")]
-        lines.append(table(cells, ["kind", "from"]))
+        lines.append(table(cells, ["kind", "from"], width, shrink=(1,)))
     return lines
 
 
@@ -114,7 +115,11 @@ def _links_text(row, payload: dict, backlinks, width: int, color: bool) -> str:
     counts = Counter(status for _k, _n, status, _t, _ids in rows)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("resolved", "ambiguous", "missing") if counts[s])
     noun = "link" if len(rows) == 1 else "links"
-    lines = [_bold(fit(row.title, width), color), f"{row.id} · {len(rows)} outgoing {noun}" + (f": {summary}" if rows else ""), ""]
+    counted = f"{len(rows)} outgoing {noun}" + (f": {summary}" if rows else "")
+    ident = sanitize_line(row.id)
+    lines = [_bold(fit(row.title, width), color)]
+    lines += [f"{ident} · {counted}"] if display_width(f"{ident} · {counted}") <= width else [fit(ident, width), counted]
+    lines.append("")
     lines.append(_link_table(payload, width) if rows else "(no footer links: no <<:, >>: or teaser lines)")
     lines.append("")
     lines.extend(_backlink_lines(backlinks, width))
@@ -122,7 +127,7 @@ def _links_text(row, payload: dict, backlinks, width: int, color: bool) -> str:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_ref)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_ctx
 def links(ctx, ref: str, as_json: bool) -> None:
@@ -143,26 +148,34 @@ def links(ctx, ref: str, as_json: bool) -> None:
     if as_json:
         emit(to_json({"id": row.id, "title": row.title, **payload, "backlinks": _backlinks_json(backlinks)}))
     else:
-        emit(_links_text(row, payload, backlinks, min(terminal_width(), TABLE_MAX_WIDTH), use_color()))
+        emit(_links_text(row, payload, backlinks, min(terminal_width(), TABLE_MAX_WIDTH), use_color()), pager=True)
 
 
 # -- check -------------------------------------------------------------------------
 
 
-def _problem_rows(problems, width: int | None) -> list[tuple[str, str, str]]:
-    """Table rows; with ``width``, long details wrap onto continuation rows."""
-    rows = [(p.kind, p.id, p.detail) for p in problems]
-    if width is None:
-        return rows
-    room = width - max(len("kind"), *(len(k) for k, _i, _d in rows)) - max(len("article"), *(len(i) for _k, i, _d in rows)) - 4
-    if room < MIN_DETAIL_COLUMN:
-        return rows
-    wrapped = []
+def _problem_table(problems, width: int) -> str:
+    """kind | article | detail, the detail wrapped in its column; when that
+    column would be too narrow, the detail goes on lines of its own under
+    the article id instead."""
+    rows = [(p.kind, sanitize_line(p.id), sanitize_line(p.detail)) for p in problems]
+    kind_w = max(len("kind") + 2, *(len(k) for k, _i, _d in rows))
+    id_w = max(len("article") + 2, *(display_width(i) for _k, i, _d in rows))
+    room = width - kind_w - id_w - 4
+    if room >= MIN_DETAIL_COLUMN:
+        cells = []
+        for kind, article_id, detail in rows:
+            parts = textwrap.wrap(detail, room, break_long_words=False, break_on_hyphens=False) or [""]
+            cells.append((kind, article_id, parts[0]))
+            cells.extend(("", "", part) for part in parts[1:])
+        return table(cells, ["kind", "article", "detail"], width, shrink=(2,))
+    room = max(MIN_TEXT_COLUMN, width - kind_w - 2)
+    cells = []
     for kind, article_id, detail in rows:
-        parts = textwrap.wrap(detail, room, break_long_words=False, break_on_hyphens=False) or [""]
-        wrapped.append((kind, article_id, parts[0]))
-        wrapped.extend(("", "", part) for part in parts[1:])
-    return wrapped
+        cells.append((kind, article_id))
+        parts = textwrap.wrap(detail, room - 2, break_long_words=False, break_on_hyphens=False)
+        cells.extend(("", f"  {part}") for part in parts)
+    return table(cells, ["kind", "article and detail"], width, shrink=(1,))
 
 
 @click.command()
@@ -189,9 +202,8 @@ def check(ctx, as_json: bool) -> None:
     if as_json:
         emit(to_json({"problems": [{"kind": p.kind, "id": p.id, "detail": p.detail} for p in problems]}))
     elif problems:
-        # Wrapped on a terminal; one line per problem when piped, for grep.
-        width = min(terminal_width(), TABLE_MAX_WIDTH) if stdout_is_terminal() else None
-        emit(table(_problem_rows(problems, width), ["kind", "article", "detail"]))
+        # Machines read `check --json`; people get a table that fits.
+        emit(_problem_table(problems, min(terminal_width(), TABLE_MAX_WIDTH)), pager=True)
         by_kind = Counter(p.kind for p in problems)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items(), key=lambda item: (-item[1], item[0])))
         click.echo(f"{len(problems):,} problem{'' if len(problems) == 1 else 's'} ({detail})", err=True)
@@ -207,9 +219,8 @@ def check(ctx, as_json: bool) -> None:
 def _write(lines, output: str | None) -> int:
     if output and output != "-":
         return write_atomic(output, lines)
-    count = write_lines(sys.stdout, lines)
-    sys.stdout.flush()
-    return count
+    with writing_stdout():
+        return write_lines(sys.stdout, lines)
 
 
 def _export_records(ix, skipped: list[str]):
@@ -314,7 +325,7 @@ class IndexLibrary:
         payload = links_payload(self.ix, row)
         sources = {i for i, _t, _k in self.ix.backlinks(row)}
         rule = "─" * self.width
-        lines = [f"{DIM}{rule}{RESET}" if self.color else rule, _bold(fit(row.title, 200), self.color), f"{row.id} · {row.path}", ""]
+        lines = [f"{DIM}{rule}{RESET}" if self.color else rule, *heading_lines(row, self.width, self.color), ""]
         lines.append(wrap(body, self.width) if body.strip() else "(this article has no body text)")
         extra = see_also(payload, len(sources), row.id, self.width, self.color)
         if extra:
@@ -365,7 +376,7 @@ def _line_reader():
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_ref)
 @click.option("--width", type=click.IntRange(20, MAX_WIDTH_OPTION), metavar="N", help=f"Wrap articles to N columns (20 to {MAX_WIDTH_OPTION}).")
 @pass_ctx
 def read(ctx, ref: str, width: int | None) -> None:

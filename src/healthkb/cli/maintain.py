@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from healthkb.cli.common import emit, notice, pass_ctx, progress_printer
+from healthkb.cli.common import emit, notice, pass_ctx, progress_printer, terminal_width
 from healthkb.errors import LockTimeoutError
-from healthkb.render import to_json
+from healthkb.render import fit, middle_cut, to_json, wrap
 
 
 def _report_json(report) -> dict:
@@ -26,8 +26,9 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _print_skipped(report) -> None:
+    width = terminal_width()
     for item in report.skipped[:20]:
-        click.echo(f"  skipped {item.path}: {item.reason}", err=True)
+        click.echo(fit(f"  skipped {item.path}: {item.reason}", width), err=True)
     if len(report.skipped) > 20:
         click.echo(f"  … and {len(report.skipped) - 20} more (healthkb check lists them all)", err=True)
 
@@ -39,11 +40,19 @@ def init(ctx, folder: Path | None) -> None:
     """Make FOLDER (default: --kb, else the current folder) a knowledge base."""
     from healthkb.kb import init_kb
 
+    from healthkb.corpus import scan_kb
+
     result = init_kb(folder or Path(ctx.kb_path or "."))
+    width = terminal_width()
     if result.already:
-        click.echo(f"{result.root} is already a knowledge base")
+        emit(wrap(f"{result.root} is already a knowledge base", width))
+        return
+    articles = len(scan_kb(result.root).files)
+    if articles:
+        then = f"It holds {_plural(articles, 'article')}: try healthkb search WORDS, or healthkb check."
     else:
-        click.echo(f"Made {result.root} a knowledge base. Add articles with: healthkb add FILE...")
+        then = "Add articles with: healthkb add FILE..."
+    emit(wrap(f"Made {result.root} a knowledge base. {then}", width))
 
 
 @click.command()
@@ -88,9 +97,11 @@ def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> N
     total = sum(t for _r, t in report.link_summary.values())
     count = len(plans)
     pronoun = "it resolves" if count == 1 else "they resolve"
-    revived = f" and {_plural(report.revived, 'link')} elsewhere that were missing" if report.revived else ""
+    was = "was" if report.revived == 1 else "were"
+    revived = f" and {_plural(report.revived, 'link')} elsewhere that {was} missing" if report.revived else ""
     verb = "Added" if not any(p.replaces for p in plans) else "Added or replaced"
-    emit(f"{verb} {_plural(count, 'article')}; {pronoun} {resolved} of {_plural(total, 'link')}{revived}. ({report.seconds:.2f} s)")
+    summary = f"{verb} {_plural(count, 'article')}; {pronoun} {resolved} of {_plural(total, 'link')}{revived}. ({report.seconds:.2f} s)"
+    emit(wrap(summary, terminal_width()))
     _print_skipped(report)
 
 
@@ -110,10 +121,11 @@ def reindex(ctx, full: bool, as_json: bool) -> None:
         return
     what = "Rebuilt the index" if report.full else "Updated the index"
     rate = f", {len(report.added) / report.seconds:,.0f} articles/s" if report.full and report.seconds > 0 and report.added else ""
-    emit(
+    emit(wrap(
         f"{what}: {len(report.added):,} added, {len(report.updated):,} updated, {len(report.removed):,} removed, "
-        f"{report.unchanged:,} unchanged, {len(report.skipped):,} skipped ({report.seconds:.2f} s{rate})"
-    )
+        f"{report.unchanged:,} unchanged, {len(report.skipped):,} skipped ({report.seconds:.2f} s{rate})",
+        terminal_width(),
+    ))
     _print_skipped(report)
 
 
@@ -142,8 +154,12 @@ def stats(ctx, as_json: bool) -> None:
         ("index size", f"{found.index_bytes / 1e6:.1f} MB{ratio}"),
         ("last update", updated_ago(found.updated_at)), ("index schema", str(found.schema_version)),
     ]
-    width = max(len(name) for name, _value in rows)
-    emit("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
+    name_w = max(len(name) for name, _value in rows)
+    room = terminal_width() - name_w - 2
+    paths = ("knowledge base", "index")
+    emit("\n".join(
+        f"{name:<{name_w}}  {middle_cut(value, room) if name in paths else fit(value, room)}" for name, value in rows
+    ))
 
 
 COMMANDS = [init, add, reindex, stats]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from healthkb.cli.completion import complete_ref
 from healthkb.cli.common import emit, notice, pass_ctx, positive, show_notices, terminal_width, use_color
 from healthkb.errors import NotFoundError
-from healthkb.render import DIM, RESET, to_json, two_column, wrap_segments
-from healthkb.text import shorten
+from healthkb.render import DIM, RESET, fit, to_json, two_column, wrap_segments
+from healthkb.text import sanitize_line, shorten
+
+HITS_MAX_WIDTH = 120
 
 
 # Hits shown per page: each costs a read of its file for the snippet, and
@@ -27,6 +30,20 @@ def _hit_lines(hits, width: int, color: bool) -> list[str]:
             lines.extend(wrap_segments(hit.snippet, width, indent="    ", color=color))
         lines.extend(f"    {DIM if color else ''}{why}{RESET if color else ''}" for why in hit.explain)
     return lines
+
+
+def quote_query(query: str, width: int = 80) -> str:
+    """The query in quotes a shell takes back: "..." unless it holds a double quote."""
+    text = shorten(sanitize_line(query), width)  # a long query is echoed only in part
+    return f"'{text}'" if '"' in text and "'" not in text else f'"{text}"'
+
+
+def _range(hits, total: int, paged: bool) -> str:
+    """ "11–20 of 45 " before "results", when only some are shown."""
+    if not hits or not paged:
+        return ""
+    first, last = hits[0].rank, hits[-1].rank
+    return f"{first} of " if first == last else f"{first}–{last} of "
 
 
 def _pages(count: int) -> str:
@@ -73,27 +90,28 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
         }))
     else:
         if result.hits:
-            emit("\n".join(_hit_lines(result.hits, min(terminal_width(), 120), use_color())))
-        shown = f"{result.hits[0].rank}–{result.hits[-1].rank} of " if result.hits and (page > 1 or result.total > len(result.hits)) else ""
+            emit("\n".join(_hit_lines(result.hits, min(terminal_width(), HITS_MAX_WIDTH), use_color())), pager=True)
+        width = terminal_width()
+        paged = page > 1 or result.total > len(result.hits)
         noun = "result" if result.total == 1 else "results"
-        quoted = shorten(result.query, 80)  # a long query is echoed only in part
         if result.expanded:
-            click.echo(f"also searched: {shorten(', '.join(result.expanded), 200)}", err=True)
-        click.echo(f"{shown}{result.total:,} {noun} for \"{quoted}\" ({result.seconds * 1000:.0f} ms)", err=True)
+            click.echo(fit(f"also searched: {', '.join(result.expanded)}", width), err=True)
+        quoted = quote_query(result.query, max(10, width - 40))
+        click.echo(f"{_range(result.hits, result.total, paged)}{result.total:,} {noun} for {quoted} ({result.seconds * 1000:.0f} ms)", err=True)
         if not result.hits and result.total:
             last = (result.total + limit - 1) // limit
             notice(f"page {page} is past the end: {limit} per page makes {_pages(last)}")
         if result.suggestion and result.rescue != "spelling":  # the rescue's notice said it
-            click.echo(f"did you mean: healthkb search \"{result.suggestion}\"", err=True)
+            click.echo(f"did you mean: healthkb search {quote_query(result.suggestion)}", err=True)
         if result.hits and result.total > page * limit:
             more = " --exact" if exact else ""
-            click.echo(f"more: healthkb search \"{result.query}\" --page {page + 1}{more}", err=True)
+            click.echo(f"more: healthkb search {quote_query(result.query, 200)} --page {page + 1}{more}", err=True)
     if not result.hits:
         raise SystemExit(1)
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_ref)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(max=MAX_HITS), callback=positive,
               help=f"How many articles to list (at most {MAX_HITS}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -107,7 +125,7 @@ def similar(ctx, ref: str, limit: int, as_json: bool) -> None:
     if as_json:
         emit(to_json({"id": row.id, "title": row.title, "hits": [_hit_json(h) for h in hits]}))
     elif hits:
-        emit("\n".join(_hit_lines(hits, min(terminal_width(), 120), use_color())))
+        emit("\n".join(_hit_lines(hits, min(terminal_width(), HITS_MAX_WIDTH), use_color())), pager=True)
     if not hits:
         raise NotFoundError(f"no article is similar enough to {row.id}")
 
