@@ -292,12 +292,13 @@ def test_read_help_lists_keys_and_an_example():
 # --- a real terminal --------------------------------------------------------------
 
 
-def test_read_in_a_real_terminal(cycle_kb):
+def test_read_on_a_dumb_terminal_is_the_line_mode_reader(cycle_kb):
+    """TERM=dumb cannot draw a screen: the line-mode reader runs instead."""
     pexpect = pytest.importorskip("pexpect")
     script = Path(sys.executable).parent / "healthkb"
     if not script.exists():
         pytest.skip(f"no healthkb console script beside {sys.executable}")
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "80", "LINES": "24"}
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "80", "LINES": "24"}
     child = pexpect.spawn(str(script), ["--kb", str(cycle_kb), "read", "esc/nav"], env=env,
                           dimensions=(24, 80), encoding="utf-8", timeout=60)
     transcript = []

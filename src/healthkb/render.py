@@ -89,6 +89,11 @@ def display_width(text: str) -> int:
     )
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut (without a mark) to what fits in ``width`` columns."""
+    return text if display_width(text) <= width else _cut_to(text, width)
+
+
 def _cut_to(text: str, width: int) -> str:
     """The longest start of ``text`` that takes at most ``width`` columns."""
     used = 0

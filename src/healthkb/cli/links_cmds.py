@@ -316,6 +316,7 @@ class IndexLibrary:
         self.ix = ix
         self.width = width
         self.color = color
+        self.list_backlinks = False  # the full-screen reader lists them; line mode names the command
 
     def page(self, article_id: str) -> Page | None:
         row = self.ix.catalog.article(article_id)
@@ -323,13 +324,19 @@ class IndexLibrary:
         if body is None:
             return None
         payload = links_payload(self.ix, row)
-        sources = {i for i, _t, _k in self.ix.backlinks(row)}
+        backlinks = self.ix.backlinks(row)
+        sources = {i for i, _t, _k in backlinks}
         rule = "─" * self.width
         lines = [f"{DIM}{rule}{RESET}" if self.color else rule, *heading_lines(row, self.width, self.color), ""]
         lines.append(wrap(body, self.width) if body.strip() else "(this article has no body text)")
-        extra = see_also(payload, len(sources), row.id, self.width, self.color)
+        extra = see_also(payload, 0 if self.list_backlinks else len(sources), row.id, self.width, self.color)
         if extra:
             lines += ["", *extra]
+        if self.list_backlinks and sources:
+            # The full-screen reader lists who links here (g and a title goes there).
+            titles = {i: t for i, t, _k in backlinks}
+            lines += ["", f"Linked from {len(sources)} article{'' if len(sources) == 1 else 's'}"]
+            lines += [f"  ← {fit(titles[i], self.width - 4)}" for i in sorted(sources)]
         return Page(row.id, row.title, lines, payload["prev"], payload["next"], payload["related"])
 
     def titles(self, ids):
@@ -403,6 +410,15 @@ def read(ctx, ref: str, width: int | None) -> None:
         start = library.page(row.id)
         if start is None:
             raise NotFoundError(f"the file of {row.id} is gone: {row.path}", hint="run `healthkb reindex`")
+        from healthkb import screenreader
+
+        if screenreader.usable():
+            # Full screen on a terminal; the line-mode reader otherwise
+            # (pipes, TERM=dumb), which scripts and tests drive line by line.
+            library.color = False  # curses draws its own bold
+            library.list_backlinks = True
+            screenreader.read_fullscreen(library, start, DISCLAIMER)
+            return
         click.echo(f"{DIM}{DISCLAIMER}{RESET}" if library.color else DISCLAIMER)
         reader = Reader(library, _line_reader(), click.echo)
         reader.run(start)
