@@ -41,12 +41,15 @@ QUOTE_CHARS = 60  # how much of a link text a message quotes
 
 HELP = """\
 Keys (type one, then Enter):
-  n         next article          p       previous article
-  1..N      related link N        b       back to where you came from
+  n         next article
+  p         previous article
+  1..N      related link N
+  b         back to where you came from
   /WORDS    search; then a number opens that hit
   g REF     go to an article by id, title or prefix
   Enter     show this article again
-  ?         this help             q       quit (end of input quits too)"""
+  ?         this help
+  q         quit (end of input quits too)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,11 @@ def _quote(text: str) -> str:
 class Reader:
     """State and commands of one reading session."""
 
-    def __init__(self, library: Library, read_line: Callable[[], str | None], write: Callable[[str], None]) -> None:
+    def __init__(
+        self, library: Library, read_line: Callable[[], str | None], write: Callable[[str], None], width: int = 80
+    ) -> None:
         self.library = library
+        self.width = width  # lines this reader writes itself fit in this many columns
         self.read_line = read_line
         self.write = write
         self.current: Page | None = None
@@ -149,7 +155,14 @@ class Reader:
             count = len(page.related)
             keys.append("1 related" if count == 1 else f"1-{count} related")
         keys += ["b back", "/text search", "? help", "q quit"]
-        return " · ".join(keys)
+        lines = [""]
+        for key in keys:
+            joined = f"{lines[-1]} · {key}" if lines[-1] else key
+            if len(joined) > self.width and lines[-1]:
+                lines.append(key)
+            else:
+                lines[-1] = joined
+        return "\n".join(lines)
 
     def show(self, page: Page) -> None:
         self.current = page
@@ -181,8 +194,9 @@ class Reader:
         width = len(str(len(entries)))
         lines = [heading]
         for number, (article_id, title) in enumerate(entries, 1):
-            lines.append(f"  {number:>{width}}  {shorten(sanitize_line(title), 70)}")
-            lines.append(f"  {'':>{width}}  {sanitize_line(article_id)}")
+            room = max(10, self.width - width - 4)
+            lines.append(f"  {number:>{width}}  {shorten(sanitize_line(title), room)}")
+            lines.append(f"  {'':>{width}}  {shorten(sanitize_line(article_id), room)}")
         lines.append(footer)
         self.write("\n".join(lines))
 

@@ -123,39 +123,44 @@ def wrap(text: str, width: int, indent: str = "") -> str:
 def wrap_segments(
     segments: Iterable[tuple[str, bool]], width: int, indent: str = "", color: bool = False, max_lines: int = 2
 ) -> list[str]:
-    """Wrap snippet segments by their visible width; highlighted words bold when ``color``."""
-    words: list[tuple[str, bool, bool]] = []  # (word, highlighted, glued to the previous word)
+    """Wrap snippet segments by their visible width; highlighted words bold when ``color``.
+
+    A segment that starts mid-word (a highlighted stem, a "…") is glued to
+    the word before it: the two wrap as one, so no line grows past ``width``."""
+    tokens: list[list[tuple[str, bool]]] = []  # words, each made of (text, highlighted) parts
     open_end = False  # did the previous segment end mid-word?
     for text, highlighted in segments:
         clean = sanitize(text).replace("\n", " ")
         glued = open_end and not clean[:1].isspace()
         for n, word in enumerate(clean.split()):
-            words.append((word, highlighted, glued and n == 0))
+            if n == 0 and glued and tokens:
+                tokens[-1].append((word, highlighted))
+            else:
+                tokens.append([(word, highlighted)])
         open_end = bool(clean) and not clean[-1:].isspace()
-    lines: list[list[tuple[str, bool, bool]]] = [[]]
-    used = 0
     room = max(10, width - len(indent))
-    for word, highlighted, glued in words:
-        extra = display_width(word) + (0 if glued or not lines[-1] else 1)
-        if lines[-1] and used + extra > room and not glued:
+    lines: list[list[list[tuple[str, bool]]]] = [[]]
+    used = 0
+    for token in tokens:
+        size = sum(display_width(part) for part, _h in token)
+        extra = size + (1 if lines[-1] else 0)
+        if lines[-1] and used + extra > room:
             if len(lines) == max_lines:
-                if used + 1 > room and len(lines[-1]) > 1:
-                    lines[-1].pop()  # make room for the "…"
-                lines[-1].append(("…", False, True))
+                while lines[-1] and used + 1 > room:  # make room for the "…"
+                    dropped = lines[-1].pop()
+                    used -= sum(display_width(part) for part, _h in dropped) + (1 if lines[-1] else 0)
+                if lines[-1]:
+                    lines[-1][-1] = [*lines[-1][-1], ("…", False)]
                 break
             lines.append([])
-            used, extra = 0, display_width(word)
-        lines[-1].append((word, highlighted, glued))
+            used, extra = 0, size
+        lines[-1].append(token)
         used += extra
-    rendered = []
-    for line in lines:
-        parts = []
-        for n, (word, highlighted, glued) in enumerate(line):
-            if n and not glued:
-                parts.append(" ")
-            parts.append(f"{BOLD}{word}{RESET}" if highlighted and color else word)
-        rendered.append(indent + "".join(parts))
-    return rendered
+    bold = (lambda part: f"{BOLD}{part}{RESET}") if color else (lambda part: part)
+    return [
+        indent + " ".join("".join(bold(part) if lit else part for part, lit in token) for token in line)
+        for line in lines
+    ]
 
 
 def two_column(pairs: Sequence[tuple[str, str]], width: int, indent: str = "", dim: bool = False) -> list[str]:

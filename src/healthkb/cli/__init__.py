@@ -14,7 +14,7 @@ import sys
 import click
 
 from healthkb import __version__
-from healthkb.cli.common import Context, OutputClosed, pass_ctx
+from healthkb.cli.common import Context, OutputClosed, fit_lines, pass_ctx
 from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
 from healthkb.text import sanitize
 
@@ -89,26 +89,13 @@ def cli(click_ctx: click.Context, kb_path: str | None, no_pager: bool) -> None:
     click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand, no_pager)
 
 
-def _fit_message(text: str) -> str:
-    """Wrap each line of a message to the terminal's width, at spaces."""
-    import textwrap
-
-    from healthkb.cli.common import terminal_width
-
-    width = terminal_width()
-    return "\n".join(
-        textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or line
-        for line in text.split("\n")
-    )
-
-
 def _show_usage_error(exc: click.ClickException) -> None:
     """A usage error in two lines: what is wrong, then the usage and where help is."""
-    click.echo(f"healthkb: {exc.format_message()}", err=True)
+    click.echo(fit_lines(f"healthkb: {exc.format_message()}"), err=True)
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         usage = " ".join(ctx.command.collect_usage_pieces(ctx))
-        click.echo(f"usage: {ctx.command_path} {usage}  (more: {ctx.command_path} --help)", err=True)
+        click.echo(fit_lines(f"usage: {ctx.command_path} {usage}  (see --help)"), err=True)
 
 
 def _is_damaged_catalog(exc: Exception) -> bool:
@@ -128,9 +115,9 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
             raise
         # Messages quote paths and names as given (--kb, -o, file names):
         # never let their control characters reach the terminal.
-        click.echo(_fit_message(f"healthkb: {sanitize(exc.message)}"), err=True)
+        click.echo(fit_lines(f"healthkb: {sanitize(exc.message)}"), err=True)
         if exc.hint:
-            click.echo(_fit_message(f"hint: {sanitize(exc.hint)}"), err=True)
+            click.echo(fit_lines(f"hint: {sanitize(exc.hint)}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("", err=True)

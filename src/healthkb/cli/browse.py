@@ -68,12 +68,11 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
         lines.extend(block)
     if backlinks:
         noun = "article" if backlinks == 1 else "articles"
-        one_line = f"  Linked from {backlinks} {noun} — healthkb links {sanitize_line(article_id)}"
-        if display_width(one_line) <= width:
-            lines.append(one_line)
-        else:
-            lines.append(f"  Linked from {backlinks} {noun}; to list them:")
-            lines.append("  " + fit(f"healthkb links {sanitize_line(article_id)}", width - 2))
+        command = f"healthkb links {sanitize_line(article_id)}"
+        if display_width(command) > width - 2:  # the id alone is too long to name
+            command = "healthkb links and this article's id"
+        text = f"Linked from {backlinks} {noun} — {command}"
+        lines += ["  " + line for line in textwrap.wrap(text, width - 2, break_long_words=False, break_on_hyphens=False)]
     return lines
 
 

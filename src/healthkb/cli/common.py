@@ -80,7 +80,19 @@ pass_ctx = click.make_pass_decorator(Context)
 
 def notice(message: str) -> None:
     # Notices name paths (the KB, the index folder): no control characters.
-    click.echo(f"healthkb: {sanitize(message)}", err=True)
+    click.echo(fit_lines(f"healthkb: {sanitize(message)}"), err=True)
+
+
+def fit_lines(text: str, width: int | None = None) -> str:
+    """Wrap each line of a message at spaces to the terminal's width
+    (continuation lines indented), never breaking a word."""
+    import textwrap
+
+    width = width or terminal_width()
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or line
+        for line in text.split("\n")
+    )
 
 
 def stdout_is_terminal() -> bool:

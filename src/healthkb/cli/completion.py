@@ -106,10 +106,14 @@ def completion(shell: str) -> None:
     and edit with article ids (titles shown where the shell can).
 
     \b
-    Install:
-      bash: echo 'eval "$(healthkb completion bash)"' >> ~/.bashrc
-      zsh:  echo 'eval "$(healthkb completion zsh)"' >> ~/.zshrc
-      fish: healthkb completion fish > ~/.config/fish/completions/healthkb.fish
+    Install (then open a new shell):
+      bash: add to ~/.bashrc
+        eval "$(healthkb completion bash)"
+      zsh: add to ~/.zshrc
+        eval "$(healthkb completion zsh)"
+      fish:
+        healthkb completion fish \\
+          > ~/.config/fish/completions/healthkb.fish
     """
     from healthkb.cli import cli
     from healthkb.cli.common import write_out

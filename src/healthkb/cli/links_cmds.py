@@ -17,7 +17,7 @@ import click
 
 from healthkb.cli.browse import heading_lines, links_payload, see_also
 from healthkb.cli.completion import complete_ref
-from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, terminal_width, text_width, use_color, writing_stdout
+from healthkb.cli.common import MAX_WIDTH_OPTION, emit, fit_lines, pass_ctx, terminal_width, text_width, use_color, write_out, writing_stdout
 from healthkb.errors import NotFoundError
 from healthkb.exporting import (
     DEFAULT_INDEX_NAME,
@@ -139,7 +139,8 @@ def links(ctx, ref: str, as_json: bool) -> None:
     \b
     Examples:
       healthkb links 000_ec7fe29246c6fc0e
-      healthkb links joints/do-you-have --json | jq '.related[] | select(.status != "resolved")'
+      healthkb links joints/do-you-have --json \\
+        | jq '.related[] | select(.status != "resolved")'
     """
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
@@ -192,7 +193,8 @@ def check(ctx, as_json: bool) -> None:
     \b
     Examples:
       healthkb check
-      healthkb check --json | jq -r '.problems[] | select(.kind == "missing_next") | .id'
+      healthkb check --json | jq -r \\
+        '.problems[] | select(.kind == "missing_next") | .id'
     """
     from healthkb.index.api import all_problems
 
@@ -387,23 +389,28 @@ def _line_reader():
 @click.option("--width", type=click.IntRange(20, MAX_WIDTH_OPTION), metavar="N", help=f"Wrap articles to N columns (20 to {MAX_WIDTH_OPTION}).")
 @pass_ctx
 def read(ctx, ref: str, width: int | None) -> None:
-    """Read REF interactively and follow its links, like GNU info.
+    """Read REF page by page and follow its links, like GNU info.
 
     \b
-    Keys (then Enter):
-      n / p     next / previous article
-      1..N      related link N (after a search: hit N)
-      b         back to the article you came from
-      /WORDS    search, then a number opens a hit
-      g REF     go to an article;  Enter  show the article again
-      ?         help;  q (or end of input)  quit
-    Commands are read line by line, so it works over a pipe too.
+    On a terminal, full screen; keys:
+      space / b    next / previous page
+      n / p        next / previous article
+      1..N         follow related link N
+      Backspace/h  back where you came from
+      /            search, then a number opens a hit
+      g            go to an article;  ? help;  q quit
+
+    \b
+    From a pipe or with TERM=dumb, commands are read
+    line by line: n, p, 1..N, b (back), /WORDS, g REF,
+    ? and q, each followed by Enter.
 
     \b
     Examples:
       healthkb read 000_ec7fe29246c6fc0e
-      printf 'n\\n2\\nb\\nq\\n' | healthkb read "Do you have to lie flat"
+      printf 'n\\n2\\nb\\nq\\n' | healthkb read "Do you have"
     """
+
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
         library = IndexLibrary(ix, text_width(width), use_color())
@@ -420,7 +427,7 @@ def read(ctx, ref: str, width: int | None) -> None:
             screenreader.read_fullscreen(library, start, DISCLAIMER)
             return
         click.echo(f"{DIM}{DISCLAIMER}{RESET}" if library.color else DISCLAIMER)
-        reader = Reader(library, _line_reader(), click.echo)
+        reader = Reader(library, _line_reader(), lambda text: write_out(fit_lines(text, library.width)), width=library.width)
         reader.run(start)
 
 
