@@ -202,8 +202,9 @@ def _check_problems(result: Result, paths: Paths) -> None:
 
 def _has(*needles: str) -> Callable[[Result, Paths], None]:
     def check(result: Result, paths: Paths) -> None:
+        text = " ".join(result.text.split())  # messages wrap to the width: compare words
         for needle in needles:
-            assert needle in result.text, needle
+            assert " ".join(needle.split()) in text, needle
     return check
 
 

@@ -68,8 +68,9 @@ def help_text(args, capsys) -> str:
 
 
 @pytest.mark.parametrize("width", [60, 80, 120])
-def test_no_line_of_human_output_is_wider_than_columns(kb, width, monkeypatch, capsys):
+def test_no_line_of_human_output_is_wider_than_columns(kb, width, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.chdir(tmp_path / "env")  # `init` makes the current folder a KB
     for args in COMMANDS:
         result = run_cli(*args, input=READ_KEYS if args[0] == "read" else None)
         assert result.stdout or result.stderr, args

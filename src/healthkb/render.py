@@ -35,7 +35,7 @@ def to_jsonl(objects: Iterable[dict]) -> Iterable[str]:
 
 MIN_COLUMN = 12  # a shrinkable table column is never cut below this (or its header)
 GAP = 2  # columns between table columns
-HEADER_PADDING = 2  # tabulate makes a column at least its header plus this
+HEADER_PADDING = 0  # tabulate's MIN_PADDING, set to this below: the width budget is ours
 
 
 def table(
@@ -53,8 +53,12 @@ def table(
     (so a cut id still shows a prefix of itself), or in the middle for the
     columns also named in ``middle`` (paths, whose end matters).
     """
+    import tabulate as tabulate_module
     from tabulate import tabulate
 
+    # tabulate pads every header by 2 (MIN_PADDING): that would spend 2
+    # columns of the width on each narrow column such as "#" or "words".
+    tabulate_module.MIN_PADDING = HEADER_PADDING
     cells = [[sanitize_line(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
     if width is not None and cells:
         widths = [
@@ -192,6 +196,8 @@ def fit(text: str, width: int) -> str:
     if display_width(text) <= width:
         return text
     if text.isascii():
+        if width >= 2 and text[width - 1] == " ":  # a word ends right there: keep it
+            return text[: width - 1].rstrip(" ,;:") + "…"
         return shorten(text, max(2, width))
     return _cut_to(text, max(1, width - 1)).rstrip() + "…"
 

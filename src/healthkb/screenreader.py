@@ -82,6 +82,8 @@ class ScreenReader(Reader):
     def _note(self, text: str) -> None:
         lines = text.split("\n")
         if len(lines) > 1:
+            if lines[-1].startswith("Type a number"):  # line mode's footer: the status bar says it here
+                lines[-1] = ""
             self.overlay = lines
         else:
             self.message = text

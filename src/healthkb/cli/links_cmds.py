@@ -51,37 +51,38 @@ def _backlinks_json(backlinks) -> list[dict]:
 # -- links -------------------------------------------------------------------------
 
 
-def _link_rows(payload: dict) -> list[tuple[str, str, str, str, list[str]]]:
-    """(kind, number, status, text, target ids) for every outgoing link."""
+def _link_rows(payload: dict) -> list[tuple[str, str, str, list[str]]]:
+    """(link, status, text, target ids) for every outgoing link; the link is
+    prev, next, or the related link's number (as `show` and `read` number them)."""
     rows = []
     for key in ("prev", "next"):
         link = payload[key]
         if link:
-            rows.append((key, "", link["status"], link["text"], list(link["candidates"])))
+            rows.append((key, link["status"], link["text"], list(link["candidates"])))
     for number, link in enumerate(payload["related"], 1):
-        rows.append(("related", str(number), link["status"], link["text"].rstrip() + "…", list(link["candidates"])))
+        rows.append((str(number), link["status"], link["text"].rstrip() + "…", list(link["candidates"])))
     return rows
 
 
 def _link_table(payload: dict, width: int) -> str:
     """One row per link when the text still gets a useful column at ``width``;
     otherwise the target ids go on lines of their own under the text, so
-    that ids (meant to be copied) are never cut."""
+    that ids (meant to be copied) are cut only when even that line is too narrow."""
     rows = _link_rows(payload)
     targets = [", ".join(ids) if ids else "—" for *_, ids in rows]
-    number_w = max(len("#"), *(len(r[1]) for r in rows))
-    fixed = len("related") + number_w + len("ambiguous") + max(len("target"), *map(len, targets)) + 4 * 2
+    link_w = max(len("link"), *(len(r[0]) for r in rows))
+    status_w = max(len("status"), *(len(r[1]) for r in rows))
+    fixed = link_w + status_w + max(len("target"), *map(len, targets)) + 3 * 2
     room = width - fixed
     if room >= MIN_TEXT_COLUMN:
-        text_w = min(room, max(len(r[3]) for r in rows))
-        cells = [(k, n, s, fit(t, text_w), target) for (k, n, s, t, _), target in zip(rows, targets)]
-        return table(cells, ["kind", "#", "status", "text", "target"], width, shrink=(3, 4))
-    text_w = max(MIN_TEXT_COLUMN, width - (len("related") + number_w + len("ambiguous") + 3 * 2))
+        text_w = min(room, max(len(r[2]) for r in rows))
+        cells = [(k, s, fit(t, text_w), target) for (k, s, t, _), target in zip(rows, targets)]
+        return table(cells, ["link", "status", "text", "target"], width, shrink=(2, 3))
     cells = []
-    for kind, number, status, text, ids in rows:
-        cells.append((kind, number, status, fit(text, text_w)))
-        cells.extend(("", "", "", f"{'→' if n == 0 else 'or'} {target}") for n, target in enumerate(ids))
-    return table(cells, ["kind", "#", "status", "text → target"], width, shrink=(3,))
+    for kind, status, text, ids in rows:
+        cells.append((kind, status, text))
+        cells.extend(("", "", f"{'→' if n == 0 else 'or'} {target}") for n, target in enumerate(ids))
+    return table(cells, ["link", "status", "text → target"], width, shrink=(2,))
 
 
 def _backlink_lines(backlinks, width: int) -> list[str]:
@@ -112,7 +113,7 @@ def _backlink_lines(backlinks, width: int) -> list[str]:
 
 def _links_text(row, payload: dict, backlinks, width: int, color: bool) -> str:
     rows = _link_rows(payload)
-    counts = Counter(status for _k, _n, status, _t, _ids in rows)
+    counts = Counter(status for _k, status, _t, _ids in rows)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("resolved", "ambiguous", "missing") if counts[s])
     noun = "link" if len(rows) == 1 else "links"
     counted = f"{len(rows)} outgoing {noun}" + (f": {summary}" if rows else "")
@@ -157,13 +158,14 @@ def links(ctx, ref: str, as_json: bool) -> None:
 
 def _problem_table(problems, width: int) -> str:
     """kind | article | detail, the detail wrapped in its column; when that
-    column would be too narrow, the detail goes on lines of its own under
-    the article id instead."""
+    column would be too narrow for it (or for an id it names), the detail
+    goes on lines of its own under the article id instead."""
     rows = [(p.kind, sanitize_line(p.id), sanitize_line(p.detail)) for p in problems]
-    kind_w = max(len("kind") + 2, *(len(k) for k, _i, _d in rows))
-    id_w = max(len("article") + 2, *(display_width(i) for _k, i, _d in rows))
+    kind_w = max(len("kind"), *(len(k) for k, _i, _d in rows))
+    id_w = max(len("article"), *(display_width(i) for _k, i, _d in rows))
     room = width - kind_w - id_w - 4
-    if room >= MIN_DETAIL_COLUMN:
+    longest_word = max(display_width(word) for _k, _i, d in rows for word in d.split() or [""])
+    if room >= MIN_DETAIL_COLUMN and longest_word <= room:
         cells = []
         for kind, article_id, detail in rows:
             parts = textwrap.wrap(detail, room, break_long_words=False, break_on_hyphens=False) or [""]
