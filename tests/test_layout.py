@@ -133,3 +133,16 @@ def test_json_and_raw_stay_whole(kb, monkeypatch):
     assert LONG_ID in [a["id"] for a in doc["articles"]]
     raw = run_cli("show", SEED, "--raw").stdout
     assert raw.rstrip("\n") == (STARTER_DIR.parent / "tests" / "data" / f"{SEED}.txt").read_text(encoding="utf-8-sig").replace("\r\n", "\n").rstrip("\n")
+
+
+def test_a_file_name_is_always_a_ref(make_kb):
+    """drinks/coffee-facts.txt takes its title from a neighbour's nav line;
+    its file name, with or without folder and .txt, still names it."""
+    make_kb({
+        "drinks/coffee-facts.txt": "Coffee has caffeine, which keeps some people awake. |\n>>: Tea and sleep\n",
+        "drinks/tea-and-sleep.txt": "Tea has less caffeine than coffee. |\n<<: All about a morning cup\n",
+    })
+    assert run_cli("show", "coffee-facts", "--json").json["title"] == "All about a morning cup"
+    for ref in ("coffee-facts", "coffee-facts.txt", "drinks/coffee-facts", "drinks/coffee-facts.txt", "Coffee-Facts"):
+        result = run_cli("show", ref, "--json")
+        assert result.code == 0 and result.json["id"] == "drinks/coffee-facts", ref

@@ -402,7 +402,8 @@ def resolve_ref(ref: str, entries: Sequence[tuple[str, str]]) -> str:
 
     A REF is an id (a trailing ``.txt`` is tolerated), a title, or a unique
     prefix of either.  An exact id wins; then an id equal up to case or a
-    title with the same match key; then prefixes (case-insensitive for ids,
+    title with the same match key; then a file name without its folder;
+    then prefixes (case-insensitive for ids,
     by match key for titles).  A REF holding ``*``, ``[`` or ``]`` must be an
     exact id: patterns are not expanded.  Nothing is ever read from disk: a
     path such as ``../../etc/passwd`` is just a string that names no article.
@@ -423,6 +424,10 @@ def resolve_ref(ref: str, entries: Sequence[tuple[str, str]]) -> str:
     title_keys = {article_id: match_key(title) for article_id, title in titles.items()}
     exact = {i for i in titles if i.casefold() == folded}
     exact |= {i for i, k in title_keys.items() if key and k == key}
+    if not exact and "/" not in folded:
+        # A file name without its folder always names its article, whatever
+        # title the article took (say, one a neighbour's nav line gave it).
+        exact = {i for i in titles if i.rpartition("/")[2].casefold() == folded}
     found = exact
     if not found:
         found = {i for i in titles if i.casefold().startswith(folded)}

@@ -15,7 +15,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -29,7 +28,7 @@ from healthkb.text import sanitize_line, slugify
 TEMPLATE_BODY = "Write the article here, in plain paragraphs. The body's last line ends with a space and a bar. |"
 
 
-class EditorFailed(HealthKBError):
+class EditorFailed(BadInputError):
     """The editor could not run or gave up; the article was left as it was."""
 
 
@@ -58,11 +57,14 @@ def run_editor(path: Path) -> None:
         raise EditorFailed(f"the editor `{shown}` was not found", hint="set $VISUAL or $EDITOR, e.g. EDITOR=nano")
     # Ctrl-C in the editor is the editor's business: it shares our terminal's
     # process group, so without this healthkb would die under it.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # (Ignored only once it has started: it must not inherit the ignoring.)
     try:
-        code = subprocess.call([*command, str(path)])
+        process = subprocess.Popen([*command, str(path)])
     except OSError as exc:
         raise EditorFailed(f"the editor `{shown}` could not start: {exc.strerror}") from None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
     if code < 0 and -code == signal.SIGINT:
@@ -71,26 +73,34 @@ def run_editor(path: Path) -> None:
         raise EditorFailed(f"the editor `{shown}` exited with status {code}")
 
 
-def _link_counts(ix, article_id: str) -> Counter:
+def link_slots(ix, article_id: str) -> dict[tuple[str, int], str]:
+    """Status of each of an article's links by its place in the footer:
+    ("prev", 0), ("next", 0), ("related", 1), ("related", 2)..."""
     row = ix.catalog.article(article_id)
-    return Counter(link.status for link in ix.links(row)) if row is not None else Counter()
+    slots: dict[tuple[str, int], str] = {}
+    for link in ix.links(row) if row is not None else ():
+        place = sum(1 for kind, _n in slots if kind == link.kind) if link.kind == "related" else 0
+        slots[(link.kind, place)] = link.status
+    return slots
 
 
-def link_changes(before: Counter, after: Counter) -> str:
+def link_changes(before: dict, after: dict) -> str:
     """"now resolves 2 more links; 1 became missing", or how they stand."""
     parts = []
-    more = after["resolved"] - before["resolved"]
+    more = sum(1 for slot, status in after.items() if status == "resolved" and before.get(slot) != "resolved")
     if more:
-        noun = "link" if abs(more) == 1 else "links"
-        parts.append(f"now resolves {more} more {noun}" if more > 0 else f"resolves {-more} {noun} fewer")
+        parts.append(f"now resolves {more} more link{'' if more == 1 else 's'}")
     for status in ("missing", "ambiguous"):
-        grew = after[status] - before[status]
-        if grew > 0:
-            parts.append(f"{grew} became {status}")
+        became = sum(1 for slot, now in after.items() if now == status and before.get(slot) != status)
+        if became:
+            parts.append(f"{became} became {status}")
+    gone = sum(1 for slot in before if slot not in after)
+    if gone:
+        parts.append(f"{gone} link{'' if gone == 1 else 's'} removed")
     if parts:
         return "; ".join(parts)
-    total = sum(after.values())
-    return f"its links are as they were ({after['resolved']} of {total} resolve)"
+    resolved = sum(1 for status in after.values() if status == "resolved")
+    return f"its links are as they were ({resolved} of {len(after)} resolve)"
 
 
 def _check_result(path: Path, shown: str) -> None:
@@ -115,7 +125,7 @@ def edit(ctx, ref: str) -> None:
 
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
-        before = _link_counts(ix, row.id)
+        before = link_slots(ix, row.id)
     path = ctx.kb.root / row.path
     shown = sanitize_line(row.id)
     try:
@@ -139,7 +149,7 @@ def edit(ctx, ref: str) -> None:
     for message in report.notices:
         notice(message)
     with ctx.open_index() as ix:
-        after = _link_counts(ix, row.id)
+        after = link_slots(ix, row.id)
         title = ix.catalog.article(row.id).title if ix.catalog.article(row.id) else row.title
     renamed = f' Its title is now "{sanitize_line(title)}".' if title != row.title else ""
     elsewhere = f" {report.revived} link{'' if report.revived == 1 else 's'} elsewhere now find it." if report.revived else ""

@@ -61,7 +61,8 @@ def run_pager(command: str, text: str) -> str | None:
     except OSError as exc:
         return f"the pager `{command}` could not start: {exc.strerror}"
     # Ctrl-C is the pager's to handle (less uses it to stop a search); the
-    # pager and healthkb share the terminal's process group, so ignore it here.
+    # pager and healthkb share the terminal's process group, so ignore it
+    # here, once the pager has started (it must not inherit the ignoring).
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:
