@@ -24,6 +24,12 @@ Before writing anything it verifies, and fails loudly (exit 2) otherwise:
   nav titles name starter articles (skipped with a note when neither the
   shared seed nor the copy under tests/data is there).
 
+The toml's ``[seed]`` table puts the seed article (which the README adds
+with ``healthkb add``) into the chain after the article named by ``after``:
+that article's ``>>:`` and the next one's ``<<:`` name the seed by
+``title``, so that once the seed is added every nav link is two-way (and
+the seed takes that title).  Until then those two links are missing.
+
 Usage: python scripts/build_starter_kb.py [--check] [--kb DIR] [--config FILE] [--seed FILE]
 ``--check`` changes nothing and exits 1 when any file would change.
 The script is idempotent: a second run changes nothing.
@@ -96,6 +102,31 @@ class PlannedFile:
     @property
     def changed(self) -> bool:
         return self.old_text != self.new_text
+
+
+@dataclass(frozen=True)
+class SeedPlace:
+    """Where the seed article sits in the chain, and the title it goes by."""
+
+    title: str
+    after: str
+
+
+def load_seed_place(config_path: Path, specs: list[ArticleSpec]) -> SeedPlace | None:
+    with config_path.open("rb") as handle:
+        entry = tomllib.load(handle).get("seed")
+    if entry is None:
+        return None
+    title, after = entry.get("title"), entry.get("after")
+    if not isinstance(title, str) or not isinstance(after, str):
+        raise StarterKBError(["[seed]: needs title (str) and after (str)"])
+    ids = [spec.id for spec in specs]
+    after = _strip_id(after)
+    if after not in ids[:-1]:
+        raise StarterKBError([f"[seed]: after {after!r} must be an article of the chain other than the last"])
+    if normalise(title) in {normalise(spec.title) for spec in specs}:
+        raise StarterKBError([f"[seed]: title {title!r} is a starter article's title"])
+    return SeedPlace(title.strip(), after)
 
 
 @dataclass(frozen=True)
@@ -332,10 +363,20 @@ def build_plan(kb_dir: Path, config_path: Path, seed_path: Path) -> BuildPlan:
     if problems:
         raise StarterKBError(problems)
 
+    seed = load_seed_place(config_path, specs)
+    if seed is not None and footer is not None:
+        at = [spec.id for spec in specs].index(seed.after)
+        around = (normalise(specs[at].title), normalise(specs[at + 1].title))
+        if tuple(normalise(t) for t in footer.nav_titles) != around:
+            raise StarterKBError([f"[seed]: the seed's nav lines do not name {seed.after} and the article after it"])
     files = []
     for position, spec in enumerate(specs):
         prev_title = specs[position - 1].title if position > 0 else None
         next_title = specs[position + 1].title if position + 1 < len(specs) else None
+        if seed is not None and spec.id == seed.after:
+            next_title = seed.title
+        if seed is not None and position > 0 and specs[position - 1].id == seed.after:
+            prev_title = seed.title
         teasers = [teaser_text(bodies[target]) for target in spec.related]
         new_text = render(bodies[spec.id], prev_title, next_title, teasers)
         files.append(PlannedFile(spec.id, kb_dir / f"{spec.id}.txt", old_texts[spec.id], new_text))

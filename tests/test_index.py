@@ -364,7 +364,7 @@ def test_adding_an_article_resolves_a_missing_link_elsewhere(make_kb, tmp_path):
     new.write_text(article("Knee pain that wakes you at night deserves attention.", prev="Stairs and sore knees"), encoding="utf-8")
     result = run_cli("add", str(new))
     assert result.code == 0
-    assert "1 link elsewhere that were missing" in result.stdout
+    assert "1 link elsewhere that was missing" in result.stdout
     with open_index(kb_of(root), refresh=False) as ix:
         row = ix.resolve("knees/stairs-and-sore-knees")
         [link] = ix.links(row)

@@ -3,7 +3,8 @@ pyte emulator), compared with screens stored in tests/screens/ after a
 person looked at them.  Also what only a terminal shows: the pager (and
 its bad inputs), the full-screen reader's keys, resize and Ctrl-C.
 
-The KB is the starter KB plus the seed article, as after the README's `add`.
+The KB is the starter KB plus the seed article, as after the README's `add`,
+plus one note of the user's own with a footer that names what the KB lacks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ needs_less = pytest.mark.skipif(shutil.which("less") is None, reason="less is no
 def kb(make_kb, seed_path):
     files = {p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")}
     files[f"{SEED}.txt"] = seed_path.read_bytes()
+    # One note of the user's own whose footer names what the KB lacks, so `check` has something to say.
+    files["notes/knee-notes.txt"] = (
+        "# My knee notes\nThe physio said to keep cycling and to ice after long walks. |\n"
+        "<<: Why do knees hurt when climbing stairs?\n>>: Knee braces for runners\n"
+        "Pain at the front of the knee that flares on stai...\nA brace only helps when it fits the knee it is...\n"
+    )
     root = make_kb(files)
     assert run_cli("reindex").code == 0
     return root
@@ -212,3 +219,12 @@ def test_ctrl_c_in_the_pager_is_the_pagers(kb):
     assert term.child.isalive()
     term.send("q")
     assert term.wait() == 0
+
+
+def test_messages_wrap_to_the_terminal(kb):
+    """On a terminal, errors and hints wrap at spaces to its width."""
+    term = Terminal(["show", "is"], cols=60)
+    assert term.wait() == 2
+    lines = term.text().split("\n")
+    assert max(map(len, lines)) <= 60
+    assert "'is' matches" in lines[0] and any(line.startswith("hint: ") for line in lines)

@@ -84,11 +84,16 @@ def notice(message: str) -> None:
 
 
 def fit_lines(text: str, width: int | None = None) -> str:
-    """Wrap each line of a message at spaces to the terminal's width
-    (continuation lines indented), never breaking a word."""
+    """Wrap each line of a message at spaces to ``width`` (continuation
+    lines indented), never breaking a word.  Without ``width``, a message
+    for stderr: wrapped to the terminal when stderr is one, else left one
+    line per message for logs and scripts to grep."""
     import textwrap
 
-    width = width or terminal_width()
+    if width is None:
+        if not sys.stderr.isatty():
+            return text
+        width = terminal_width()
     return "\n".join(
         textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or line
         for line in text.split("\n")
