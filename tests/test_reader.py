@@ -327,3 +327,23 @@ def test_read_on_a_dumb_terminal_is_the_line_mode_reader(cycle_kb):
     assert child.exitstatus == 0
     screen = "".join(transcript)
     assert "]0;owned" not in screen and "\x1b[31m" not in screen and "\x9b" not in screen
+
+
+def test_the_full_screen_reader_never_draws_an_article_escape(cycle_kb):
+    """On a real terminal (curses): the article's escapes never reach the
+    screen, whatever keys are pressed."""
+    from ptyscreen import Terminal, terminal_env
+
+    term = Terminal(["--kb", str(cycle_kb), "read", "esc/nav"], env=terminal_env())
+    try:
+        first = term.pump("Escape test")
+        assert "Escapes are stripped before display." in first
+        for key in ("p", "n", "\x7f", "1", "?", "x", "/nightly\r", "\r"):
+            term.send(key)
+        term.send("q")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    shown = term.all_text()
+    assert "]0;owned" not in shown and "\x1b[31m" not in shown and "\x1b[5m" not in shown and "\x9b" not in shown
+    assert "\x07" not in shown

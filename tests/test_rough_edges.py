@@ -110,3 +110,21 @@ def test_usage_errors_take_two_lines(args, says):
     assert lines[0].startswith("healthkb: ") and says in lines[0]
     if len(lines) == 2:
         assert lines[1].startswith("usage: healthkb") and "--help" in lines[1]
+
+
+def test_which_pager():
+    from healthkb.cli.pager import DEFAULT_PAGER, pager_command, too_tall
+
+    assert pager_command({}) == DEFAULT_PAGER == "less -FRX"
+    assert pager_command({"PAGER": "most"}) == "most"
+    assert pager_command({"PAGER": "most", "HEALTHKB_PAGER": "less -S"}) == "less -S"
+    assert pager_command({"PAGER": "cat"}) is None and pager_command({"HEALTHKB_PAGER": " "}) is None
+    assert pager_command({"TERM": "dumb"}) is None
+    assert not too_tall("\n".join(["x"] * 23), 24) and too_tall("\n".join(["x"] * 24), 24)
+
+
+def test_piped_output_is_never_paged(kb, monkeypatch, tmp_path):
+    log = tmp_path / "paged"
+    monkeypatch.setenv("PAGER", f"sh -c 'cat > {log}'")
+    monkeypatch.setenv("LINES", "5")
+    assert run_cli("list").code == 0 and not log.exists()
