@@ -33,6 +33,10 @@ def terminal_env(**extra: str) -> dict[str, str]:
     pager settings unless the test gives some."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "PAGER", "HEALTHKB_PAGER", "LESS", "NO_COLOR")}
     env["TERM"] = "xterm-256color"
+    # A UTF-8 terminal, whatever the test runner's locale: less shows "…" as <E2><80><A6> otherwise.
+    env["LANG"] = "C.UTF-8"
+    env.pop("LC_ALL", None)
+    env.pop("LC_CTYPE", None)
     env.update(extra)
     return env
 
@@ -48,7 +52,7 @@ class Terminal:
         self.ended = False
         self.transcript = b""  # every byte written, for what scrolled off the screen
 
-    def pump(self, until: str | None = None, settle: float = 0.4, timeout: float = 20.0) -> str:
+    def pump(self, until: str | None = None, settle: float = 0.5, timeout: float = 30.0) -> str:
         """Read output until ``until`` is on the screen (if given) and nothing
         more has come for ``settle`` seconds; return the screen's text."""
         deadline = time.monotonic() + timeout
