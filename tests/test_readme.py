@@ -14,7 +14,6 @@ import shlex
 import shutil
 import sys
 
-import pytest
 
 from clihelp import REPO_DIR, run_cli
 

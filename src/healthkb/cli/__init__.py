@@ -26,7 +26,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 LAZY_COMMANDS = {
     "search": "search_cmds", "similar": "search_cmds",
     "show": "browse", "list": "browse",
-    "links": "links_cmds", "check": "links_cmds", "export": "links_cmds", "graph": "links_cmds", "read": "links_cmds",
+    "links": "links_cmds", "check": "links_cmds", "export": "links_cmds", "graph": "links_cmds", "read": "reading",
     "init": "maintain", "add": "maintain", "reindex": "maintain", "stats": "maintain",
     "edit": "editing", "new": "editing",
     "completion": "completion",
