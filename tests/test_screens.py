@@ -135,6 +135,10 @@ def test_reader_redraws_for_the_new_width_on_resize(kb):
         body = [line for line in lines[3:12] if line]
         assert max(len(line) for line in body) <= 59 and len(body) > 4
         assert "%" in lines[29] or "all" in lines[29] or "end" in lines[29]  # the status bar moved to the new last line
+        term.resize(3, 8)  # absurdly small: drawn as far as it goes, no crash
+        term.pump(settle=0.8)
+        term.resize(24, 80)
+        assert "Sitting posture" in term.send("\x1b[H", "Sitting posture")  # Home: the top, at 80 columns again
         term.send("q")
         assert term.wait() == 0
     finally:
