@@ -91,7 +91,10 @@ def cli(click_ctx: click.Context, kb_path: str | None, no_pager: bool) -> None:
 
 def _show_usage_error(exc: click.ClickException) -> None:
     """A usage error in two lines: what is wrong, then the usage and where help is."""
-    click.echo(fit_lines(f"healthkb: {exc.format_message()}"), err=True)
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        exc.show()  # `healthkb` alone: the help is the answer
+        return
+    click.echo(fit_lines(f"healthkb: {sanitize(exc.format_message())}"), err=True)
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         usage = " ".join(ctx.command.collect_usage_pieces(ctx))
