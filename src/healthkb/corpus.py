@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,17 +150,28 @@ class _Walker:
         self.seen_dirs.add(real)
         self.walk(path, rel)
 
-    def walk(self, folder: str, rel_folder: str) -> None:
-        try:
-            self.scan.folders[rel_folder] = os.stat(folder).st_mtime_ns
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            self.skip(rel_folder or ".", f"unreadable folder ({exc.strerror})")
-            return
-        for entry in entries:
-            self.visit(entry, f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
+    def walk(self, top: str, rel_top: str) -> None:
+        """Depth first with an explicit stack: a KB nested thousands of folders
+        deep must not hit Python's recursion limit."""
+        pending = [(top, rel_top)]
+        while pending:
+            folder, rel_folder = pending.pop()
+            try:
+                self.scan.folders[rel_folder] = os.stat(folder).st_mtime_ns
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                self.skip(rel_folder or ".", f"unreadable folder ({exc.strerror})")
+                continue
+            subfolders: list[tuple[str, str]] = []
+            for entry in entries:
+                subfolder = self.visit(entry, f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
+                if subfolder:
+                    subfolders.append(subfolder)
+            pending.extend(reversed(subfolders))  # popped in name order
 
-    def visit(self, entry: os.DirEntry, rel: str) -> None:
+    def visit(self, entry: os.DirEntry, rel: str) -> tuple[str, str] | None:
+        """Classify one entry; return (path, rel) of a real folder to walk into."""
         is_txt = entry.name.lower().endswith(".txt")
         try:
             is_link = entry.is_symlink()
@@ -167,44 +179,44 @@ class _Walker:
             is_file = entry.is_file()
         except OSError as exc:
             if entry.name.startswith(".") and not is_txt:
-                return
+                return None
             reason = "symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
             self.skip(rel, reason)
-            return
+            return None
         if entry.name.startswith("."):
             # Hidden entries are private by convention.  Say so for folders
             # (which may hold articles) and .txt files, but not for our own
             # .healthkb folder.
             if (is_dir and entry.name not in _TOOL_FOLDERS) or is_txt:
                 self.skip(rel, "hidden folder" if is_dir else "hidden file")
-            return
+            return None
         if is_link:
             target = os.path.realpath(entry.path)
             if os.path.commonpath([target, self.real_root]) != self.real_root:
                 if is_dir or is_txt:
                     self.skip(rel, "symlink to outside the knowledge base")
-                return
+                return None
             if not (is_dir or is_file):
                 if is_txt:
                     self.skip(rel, "broken symlink")
-                return
+                return None
         if is_dir or is_txt:
             reason = bad_name_reason(entry.name)
             if reason:
                 self.skip(rel, reason)
-                return
+                return None
         if is_dir:
             if is_link:
                 self.linked_dirs.append((entry.path, rel))
-                return
+                return None
             real = os.path.realpath(entry.path)
             if real in self.seen_dirs:
-                return
+                return None
             self.seen_dirs.add(real)
-            self.walk(entry.path, rel)
-            return
+            return entry.path, rel
         if is_file and is_txt:
             _classify_file(entry, rel, self.scan, self.max_bytes)
+        return None
 
 
 def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int) -> None:
@@ -219,6 +231,69 @@ def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int) -> 
         scan.skipped.append(Skipped(rel, _describe_size(max_bytes)))
     else:
         scan.files.append(ArticleFile(article_id(rel), rel, entry.path, st.st_size, st.st_mtime_ns))
+
+
+def tree_state(root: str | os.PathLike) -> str:
+    """A digest of everything whose change can change what the KB's articles are.
+
+    It covers, for every folder the scan would enter, its mtime (which moves
+    when an entry is added, removed or renamed) and, for every ``*.txt``
+    entry, its name, size, mtime_ns and inode (an in-place save moves the
+    mtime; a rename moves the inode to another name).  Two equal digests mean
+    the scan would find the same files with the same stat, so the index is
+    current.  Reading commands compute it before every answer, hence the plain
+    loop: no objects per file beyond the stat result, no sorting, no
+    recursion.  Hidden entries are left out, as the scan leaves them out;
+    adding or removing one still moves its folder's mtime.
+    """
+    import hashlib  # lazy: OpenSSL costs an import only when used
+
+    real_root = os.path.realpath(root)
+    names: list[str] = []
+    numbers = array("q")
+    add_name, add_number = names.append, numbers.append
+    seen: set[tuple[int, int]] = set()
+    pending = [real_root]
+    while pending:
+        folder = pending.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            listing = os.scandir(folder)
+        except OSError:
+            add_name(folder)  # unreadable: the scan reports it, and so must stay unchanged
+            continue
+        add_name(folder)
+        add_number(st.st_mtime_ns)
+        with listing:
+            for entry in listing:
+                name = entry.name
+                if name[0] == ".":
+                    continue
+                try:
+                    if entry.is_dir():
+                        if not entry.is_symlink() or _inside(os.path.realpath(entry.path), real_root):
+                            pending.append(entry.path)
+                        continue
+                    if name[-4:].lower() != ".txt":
+                        continue
+                    st = entry.stat()
+                except OSError:
+                    add_name(name)
+                    continue
+                add_name(name)
+                add_number(st.st_size)
+                add_number(st.st_mtime_ns)
+                add_number(st.st_ino)
+    digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
+    digest.update(numbers.tobytes())
+    return digest.hexdigest()
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def folder_mtimes(root: Path, folders: list[str]) -> dict[str, int | None]:

@@ -78,15 +78,16 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option("--kb", "kb_path", metavar="DIR", help="Knowledge base folder (default: $HEALTHKB_KB, a folder with .healthkb/ above, or your own KB).")
 @click.option("--no-pager", is_flag=True, help="Print directly, never through the pager.")
+@click.option("--no-refresh", is_flag=True, help="Answer from the index as it is, without checking the articles for changes first (also $HEALTHKB_NO_REFRESH).")
 @click.version_option(__version__, "-V", "--version", prog_name="healthkb", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(click_ctx: click.Context, kb_path: str | None, no_pager: bool) -> None:
+def cli(click_ctx: click.Context, kb_path: str | None, no_pager: bool, no_refresh: bool) -> None:
     """healthkb: an offline knowledge base of health articles.
 
     Search, read and cross-link plain-text health articles. General health
     information, not medical advice.
     """
-    click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand, no_pager)
+    click_ctx.obj = Context(kb_path, click_ctx.invoked_subcommand, no_pager, refresh=not no_refresh)
 
 
 def _show_usage_error(exc: click.ClickException) -> None:

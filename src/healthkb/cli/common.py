@@ -32,10 +32,11 @@ class Context:
 
     current: "Context | None" = None  # the invocation running in this process
 
-    def __init__(self, kb_path: str | None, command: str | None = None, no_pager: bool = False) -> None:
+    def __init__(self, kb_path: str | None, command: str | None = None, no_pager: bool = False, *, refresh: bool = True) -> None:
         self.kb_path = kb_path
         self.command = command
         self.no_pager = no_pager
+        self.refresh = refresh  # False: --no-refresh
         self._kb: KB | None = None
         Context.current = self
 
@@ -50,7 +51,7 @@ class Context:
     def open_index(self):
         from healthkb.index.api import open_index
 
-        ix = open_index(self.kb, progress=progress_printer())
+        ix = open_index(self.kb, progress=progress_printer(), refresh=self.refresh)
         show_notices(ix)
         return ix
 

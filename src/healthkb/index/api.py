@@ -1,9 +1,10 @@
 """What commands use: open a KB's index (bringing it up to date first),
 look articles up, follow their links, search, check and count.
 
-Reading commands call :func:`open_index`.  It compares the folder mtimes the
-catalog recorded with the folders on disk, which is far cheaper than a stat
-of every article, and runs an incremental update only when they differ
+Reading commands call :func:`open_index`.  It compares a digest of the
+KB's folders and article stats (:func:`healthkb.corpus.tree_state`: names,
+sizes, mtimes and inodes, so in-place edits count too) with the one recorded
+by the last update, and runs an incremental update only when they differ
 (SPEC §3).  A reader never waits for a writer: if another process holds the
 write lock it reads the last committed index instead.
 """
@@ -15,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from healthkb.corpus import current_body, current_text, folder_mtimes
+from healthkb.corpus import current_body, current_text, tree_state
 from healthkb.errors import HealthKBError, LockTimeoutError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
-from healthkb.index.store import IndexPaths, dir_size, index_paths, open_catalog_for_read
+from healthkb.index.store import TREE_STATE_KEY, IndexPaths, dir_size, index_paths, open_catalog_for_read
 from healthkb.kb import KB
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ from healthkb.text import match_key
 # How many generation switches by other processes one search rides out
 # before it gives up and treats the index as damaged.
 MAX_SWITCHES = 5
+# Set (to anything) to skip the freshness check, like --no-refresh.
+ENV_NO_REFRESH = "HEALTHKB_NO_REFRESH"
 
 
 @dataclass(slots=True)
@@ -187,18 +190,20 @@ class KBIndex:
 
 
 def _is_stale(paths: IndexPaths, catalog: Catalog) -> bool:
-    recorded = catalog.folders()
-    if not recorded:
-        return True
-    current = folder_mtimes(paths.kb.root, list(recorded))
-    return any(current[rel] != mtime for rel, mtime in recorded.items())
+    recorded = catalog.get_meta(TREE_STATE_KEY)
+    return recorded is None or recorded != tree_state(paths.kb.root)
+
+
+def refresh_wanted(refresh: bool = True) -> bool:
+    """False when the caller or ``HEALTHKB_NO_REFRESH`` asks to skip the freshness check."""
+    return refresh and not os.environ.get(ENV_NO_REFRESH)
 
 
 def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True) -> KBIndex:
     """Open ``kb``'s index, building or updating it first when needed."""
     paths = index_paths(kb)
     catalog = open_catalog_for_read(paths)
-    if catalog is not None and not (refresh and _is_stale(paths, catalog)):
+    if catalog is not None and not (refresh_wanted(refresh) and _is_stale(paths, catalog)):
         return KBIndex(paths, catalog, list(paths.notices))
     from healthkb.index.update import update_index  # only when there is work to do
 

@@ -25,6 +25,10 @@ from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION, Catalog
 from healthkb.kb import KB, state_dir
 
 
+# Catalog meta key: corpus.tree_state of the KB as the last update saw it.
+TREE_STATE_KEY = "tree_state"
+
+
 @dataclass(slots=True)
 class IndexPaths:
     kb: KB

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections import Counter
 
-from healthkb.corpus import Skipped, UndecodableError, load_article, scan_kb
+from healthkb.corpus import Skipped, UndecodableError, load_article, scan_kb, tree_state
 from healthkb.errors import IndexUnavailableError
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import incremental_update
@@ -32,6 +32,7 @@ from healthkb.index.records import (
 )
 from healthkb.index.resolvercache import new_stamp, save_resolver
 from healthkb.index.store import (
+    TREE_STATE_KEY,
     IndexDamaged,
     IndexPaths,
     catalog_problem,
@@ -91,11 +92,15 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         catalog.create()
         if catalog.get_meta("generation") is None:
             full = True
+        # Taken before the scan: a file that changes after this moment leaves
+        # a digest that no longer matches, so the next read updates again.
+        state = tree_state(paths.kb.root)
         scan = scan_kb(paths.kb.root)
         if full:
             _full_build(paths, catalog, scan, report, progress)
         else:
             incremental_update(paths, catalog, scan, report, progress)
+        catalog.set_meta(TREE_STATE_KEY, state)
     finally:
         catalog.close()
 
