@@ -268,6 +268,31 @@ def bench_links(kb_dir: Path) -> dict:
             "resolve_s": done - loaded, "articles": len(articles)}
 
 
+def bench_freshness(kb_dir: Path, repeat: int = 15) -> dict:
+    """The freshness check every reading command runs before it answers
+    (healthkb.index.api._is_stale: a stat of every article), in-process, on an
+    up-to-date index.  CPU time is reported beside wall time: on a busy
+    machine the wall time mostly measures the other processes."""
+    from healthkb.index.api import _is_stale  # noqa: PLC0415
+    from healthkb.index.store import index_paths, open_catalog_for_read  # noqa: PLC0415
+    from healthkb.kb import resolve_kb  # noqa: PLC0415
+    paths = index_paths(resolve_kb(str(kb_dir)))
+    catalog = open_catalog_for_read(paths)
+    if catalog is None:
+        raise Failed("no index to check")
+    walls, cpus = [], []
+    try:
+        for _ in range(repeat):
+            wall, cpu = time.perf_counter(), time.process_time()
+            if _is_stale(paths, catalog):
+                raise Failed("the freshness check says an up-to-date index is stale")
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+    finally:
+        catalog.close()
+    return {"wall": summary_ms(walls), "cpu": summary_ms(cpus)}
+
+
 # --------------------------------------------------------------------------- baselines
 
 def fts5_build(corpus: Path, db: Path) -> dict:
@@ -321,6 +346,7 @@ class SizeBench:
         self.attempt("search_inproc", self.bench_search_inproc)
         self.attempt("fts5_inproc", self.bench_fts5_inproc)
         self.attempt("show_links", self.bench_show_links)
+        self.attempt("freshness_check", lambda: self.out.__setitem__("freshness_check", bench_freshness(self.kb)))
         self.attempt("link_resolution", lambda: self.out.__setitem__("link_resolution", bench_links(self.kb)))
         self.attempt("vocabulary", self.bench_vocabulary)
         self.attempt("search_imports", self.bench_search_imports)

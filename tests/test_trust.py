@@ -7,11 +7,15 @@ README's Reliability section for which promise each one proves.
 
 from __future__ import annotations
 
+import errno
 import os
-import time
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from clihelp import article, run_cli
+import pytest
+from clihelp import article, run_cli, starter_files
 
 MAGNESIUM = article("Magnesium helps muscles relax after exercise and supports sleep.")
 
@@ -61,3 +65,143 @@ def test_no_refresh_skips_the_check(make_kb, monkeypatch):
     assert run_cli("search", "zucchini", "--json").code == 1
     monkeypatch.delenv("HEALTHKB_NO_REFRESH")
     assert run_cli("search", "zucchini", "--json").ids() == ["magnesium"]
+
+
+# -- full disk -------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 3 MB file system (tmpfs), when this machine lets us mount one
+    (root on Linux); the test is skipped elsewhere."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not allowed here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(disk: Path, leave_kib: int = 0) -> Path:
+    """Take the free space of ``disk`` down to about ``leave_kib`` KiB."""
+    filler = disk / "filler"
+    free = shutil.disk_usage(disk).free // 1024
+    with open(filler, "wb") as handle:
+        try:
+            for _ in range(max(free - leave_kib, 0)):
+                handle.write(b"\0" * 1024)
+            handle.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def _starter_kb(root: Path) -> Path:
+    root.mkdir()
+    for rel, data in starter_files().items():
+        (root / Path(rel).name).write_bytes(data)
+    return root
+
+
+def test_reads_work_on_a_full_disk(small_disk, monkeypatch):
+    kb = _starter_kb(small_disk / "kb")
+    monkeypatch.setenv("HEALTHKB_KB", str(kb))
+    assert run_cli("reindex").code == 0
+    expected = run_cli("search", "sleep", "--json").ids()
+    _fill(small_disk)
+    for args in (("show", expected[0]), ("list",), ("check",), ("stats",)):
+        result = run_cli(*args)
+        assert result.code == 0, (args, result.stderr)
+        assert len(result.notices()) <= 1
+    assert run_cli("search", "sleep", "--json").ids() == expected
+    # A stale index on a full disk: the refresh cannot be written, so the
+    # answer comes from the last index, with one notice saying so.
+    (kb / "extra.txt").write_text("x" * 0)  # even an empty file fits: it changes the folder
+    result = run_cli("search", "sleep", "--json")
+    assert result.ids() == expected
+    assert len(result.notices()) == 1 and "no space left on device" in result.notices()[0]
+
+
+def test_writes_on_a_full_disk_fail_cleanly(small_disk, monkeypatch):
+    kb = _starter_kb(small_disk / "kb")
+    monkeypatch.setenv("HEALTHKB_KB", str(kb))
+    assert run_cli("reindex").code == 0
+    expected = run_cli("search", "sleep", "--json").ids()
+    state = kb / ".healthkb"
+    before = sorted(p.name for p in state.iterdir())
+    _fill(small_disk, leave_kib=120)  # room for the lock, not for a new index
+    result = run_cli("reindex", "--full")
+    assert result.code == 3
+    assert "no space left on device while writing" in result.stderr
+    assert sorted(p.name for p in state.iterdir() if not p.name.startswith("catalog.sqlite-")) == before
+    assert run_cli("search", "sleep", "--json").ids() == expected
+    new = small_disk / "new.txt"
+    new.write_text(article("Zucchini soup for a cold evening."))
+    result = run_cli("add", str(new))
+    assert result.code == 3 and "no space left on device" in result.stderr
+    assert not [p for p in kb.iterdir() if p.name.startswith(".add-")]
+
+
+def test_output_to_a_full_device_is_not_an_internal_error(make_kb):
+    make_kb({"sleep.txt": article("Sleep well.")})
+    done = subprocess.run(
+        [sys.executable, "-m", "healthkb", "show", "sleep"],
+        stdout=open("/dev/full", "w"), stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    assert done.returncode == 3, done.stderr
+    assert "no space left on device" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+# -- leftovers -------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_adds_temporary_file_is_removed(make_kb):
+    kb = make_kb({"topic/sleep.txt": article("Sleep well.")})
+    leftover = kb / "topic" / f".add-{_dead_pid()}-k1ll3d.tmp"
+    leftover.write_bytes(b"Half an arti")
+    running = kb / "topic" / f".add-{os.getpid()}-busy.tmp"  # this process's own: not running a copy now
+    alive = kb / "topic" / f".add-{os.getppid()}-copying.tmp"  # a live process: a copy in progress
+    running.write_bytes(b"x")
+    alive.write_bytes(b"y")
+    assert run_cli("list").code == 0
+    assert not leftover.exists() and not running.exists()
+    assert alive.exists()
+
+
+def test_check_reports_a_temporary_file_it_cannot_remove(make_kb, monkeypatch):
+    kb = make_kb({"topic/sleep.txt": article("Sleep well.")})
+    leftover = kb / "topic" / f".add-{_dead_pid()}-k1ll3d.tmp"
+    leftover.write_bytes(b"Half an arti")
+    real_unlink = os.unlink
+
+    def refuse(path, *args, **kwargs):
+        if os.fspath(path) == str(leftover):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    result = run_cli("check")
+    assert leftover.exists()
+    assert result.code == 1 and leftover.name in result.stdout and "stopped copy" in result.stdout
+
+
+def test_500_nested_folders(make_kb):
+    kb = make_kb({"top.txt": article("Top of the tree.")})
+    deep = kb.joinpath(*["d"] * 500)
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_text(article("Deep down lives the zucchini."))
+    result = run_cli("search", "zucchini", "--json")
+    assert result.code == 0 and result.ids() == ["/".join(["d"] * 500) + "/bottom"]
+    assert run_cli("check").code in (0, 1)

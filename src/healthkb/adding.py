@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healthkb.corpus import DEFAULT_MAX_BYTES, UndecodableError, bad_name_reason, decode_bytes
-from healthkb.errors import BadInputError, KBUnavailableError
+from healthkb.errors import BadInputError, KBUnavailableError, storage_failure
 from healthkb.kb import copy_into_kb
 from healthkb.text import sanitize_line
 
@@ -85,6 +85,7 @@ def copy_all(plans: list[PlannedCopy]) -> None:
         except OSError as exc:
             # A read-only KB, a full disk: the files are checked, the KB is not writable.
             copied = f" ({done} of {len(plans)} copied before this one)" if done else ""
-            raise KBUnavailableError(
-                f"cannot write {sanitize_line(str(plan.target))}: {exc.strerror or exc}{copied}"
-            ) from exc
+            # Name the article, not the temporary file it was being copied to.
+            failure = storage_failure(OSError(exc.errno, exc.strerror), plan.target)
+            reason = failure.message if failure else f"cannot write {plan.target}: {exc.strerror or exc}"
+            raise KBUnavailableError(f"{reason}{copied}") from exc

@@ -26,6 +26,9 @@ _SNIFF_BYTES = 8192
 _TOOL_FOLDERS = frozenset({STATE_DIR_NAME, ".git", ".hg", ".svn", ".obsidian", ".vscode", ".idea", ".Trash", ".DS_Store"})
 
 Progress = Callable[[int, int], None]
+# Names of the temporary files that copies into the KB write (kb.py).
+COPY_TEMP_PREFIXES = (".add-", ".starter-")
+COPY_TEMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,10 @@ class Scan:
     # whenever an entry is added, removed or renamed, so they are a cheap
     # freshness check that avoids stat-ing every article.
     folders: dict[str, int] = field(default_factory=dict)
+    # (absolute path, relative path) of temporary files that a copy into the
+    # KB (``add``, the starter articles) writes and renames: found here so
+    # that a writer can remove those a killed process left behind.
+    temporaries: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +189,9 @@ class _Walker:
                 return None
             reason = "symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
             self.skip(rel, reason)
+            return None
+        if entry.name.startswith(COPY_TEMP_PREFIXES) and entry.name.endswith(COPY_TEMP_SUFFIX):
+            self.scan.temporaries.append((entry.path, rel))
             return None
         if entry.name.startswith("."):
             # Hidden entries are private by convention.  Say so for folders

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.corpus import COPY_TEMP_SUFFIX, STATE_DIR_NAME
 from healthkb.errors import KBUnavailableError
 
 ENV_KB = "HEALTHKB_KB"
@@ -186,7 +186,9 @@ def _write_atomically(target: Path, write: Callable[[str], object], *, prefix: s
     import tempfile
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
+    # The pid in the name tells a later writer whether the copy is still
+    # going on or was killed (see remove_stale_copies).
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{prefix}{os.getpid()}-", suffix=COPY_TEMP_SUFFIX)
     os.close(fd)
     try:
         write(tmp)
@@ -203,3 +205,47 @@ def _umask() -> int:
     mask = os.umask(0o022)  # the only way to read it is to set it
     os.umask(mask)
     return mask
+
+
+# A temporary file without a live writer's pid (made by an older release) is
+# stale once it is this old: no copy of one article takes an hour.
+_STALE_COPY_SECONDS = 3600
+
+
+def remove_stale_copies(temporaries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Delete the temporary files of copies whose process is gone (a killed
+    ``add``); return (relative path, reason) of those that could not be deleted.
+
+    A temporary file of a copy still running is left alone."""
+    import time
+
+    problems = []
+    for path, rel in temporaries:
+        if _copy_in_progress(path, time.time()):
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            problems.append((rel, f"temporary file of a stopped copy; cannot remove it ({exc.strerror})"))
+    return problems
+
+
+def _copy_in_progress(path: str, now: float) -> bool:
+    pid_text = os.path.basename(path).split("-", 2)[1]
+    if pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False  # ours, and we are not copying while we index
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # alive, owned by another user
+        return True
+    try:
+        return now - os.stat(path).st_mtime < _STALE_COPY_SECONDS
+    except OSError:
+        return False

@@ -15,7 +15,7 @@ import click
 
 from healthkb import __version__
 from healthkb.cli.common import Context, OutputClosed, fit_lines, pass_ctx
-from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError
+from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError, storage_failure
 from healthkb.text import sanitize
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -109,11 +109,26 @@ def _is_damaged_catalog(exc: Exception) -> bool:
     return sqlite3 is not None and type(exc) is sqlite3.DatabaseError
 
 
+def _is_output_error(exc: OSError) -> bool:
+    return exc.filename is None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what
+    could not be written fails no more (and prints no second error)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (tests): nothing is flushed at exit
+
+
 def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     """Entry point: run the CLI and turn every failure into a message and exit code."""
     debug = bool(os.environ.get("HEALTHKB_DEBUG"))
     try:
         cli.main(args=argv, prog_name="healthkb", standalone_mode=False)
+        sys.stdout.flush()  # a full output device fails here, not at exit
     except HealthKBError as exc:
         if debug:
             raise
@@ -136,9 +151,17 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not an error, and no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         sys.exit(0)
+    except OSError as exc:
+        # A full disk, lost permissions, a failing disk: the machine, not a bug.
+        failure = storage_failure(exc, action="writing" if _is_output_error(exc) else "using")
+        if debug or failure is None:
+            raise
+        _silence_stdout()
+        where = " the output" if _is_output_error(exc) and exc.filename is None else ""
+        click.echo(f"healthkb: {sanitize(failure.message)}{where}", err=True)
+        sys.exit(failure.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if debug:
             raise

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from healthkb.corpus import current_body, current_text, tree_state
-from healthkb.errors import HealthKBError, LockTimeoutError
+from healthkb.errors import HealthKBError, LockTimeoutError, StorageError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import TREE_STATE_KEY, IndexPaths, dir_size, index_paths, open_catalog_for_read
 from healthkb.kb import KB
@@ -200,11 +200,15 @@ def refresh_wanted(refresh: bool = True) -> bool:
 
 
 def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True) -> KBIndex:
-    """Open ``kb``'s index, building or updating it first when needed."""
+    """Open ``kb``'s index, building or updating it first when needed.
+
+    When the update cannot be written (a full disk, a folder that turned
+    read-only) but a complete index exists, the answer comes from that index
+    with one notice instead of an error."""
     paths = index_paths(kb)
     catalog = open_catalog_for_read(paths)
-    if catalog is not None and not (refresh_wanted(refresh) and _is_stale(paths, catalog)):
-        return KBIndex(paths, catalog, list(paths.notices))
+    if catalog is not None and (catalog.frozen or not (refresh_wanted(refresh) and _is_stale(paths, catalog))):
+        return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices)))
     from healthkb.index.update import update_index  # only when there is work to do
 
     report = None
@@ -217,6 +221,8 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
             report = update_index(paths, progress=progress, timeout=0)
         except LockTimeoutError:
             notices.append("another healthkb is updating the index; showing the last complete index")
+        except StorageError as exc:
+            notices.append(f"{exc.message}; showing the index as it was, without the latest changes")
     if report is not None:
         notices = list(report.notices) + notices
     catalog = open_catalog_for_read(paths)
@@ -224,7 +230,9 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
         from healthkb.errors import IndexUnavailableError
 
         raise IndexUnavailableError(f"the index at {paths.state} cannot be read")
-    return KBIndex(paths, catalog, notices, report)
+    if catalog.frozen and notices:
+        paths.notices.clear()  # the update's own notice already says why
+    return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices + notices)))
 
 
 def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None) -> UpdateReport:

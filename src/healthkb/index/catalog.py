@@ -98,9 +98,16 @@ def _row_to_article(row: tuple) -> ArticleRow:
 class Catalog:
     """A thin, typed wrapper over the catalog database."""
 
-    def __init__(self, path: Path, *, writer: bool = False) -> None:
+    def __init__(self, path: Path, *, writer: bool = False, frozen: bool = False) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.frozen = frozen
+        if frozen:
+            # Read-only without the WAL's shared-memory file, which cannot be
+            # created on a full disk: for reading a committed index as it is.
+            uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=5000")
         if writer:
             # WAL: readers keep reading the last commit while a writer works.

@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from healthkb.errors import IndexUnavailableError
+from healthkb.errors import IndexUnavailableError, storage_failure
 from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION, Catalog
 from healthkb.kb import KB, state_dir
 
@@ -70,11 +70,25 @@ def ensure_state_dir(paths: IndexPaths) -> None:
 
 
 def open_catalog_for_read(paths: IndexPaths) -> Catalog | None:
-    """The catalog if it exists and has our schema; None if it must be (re)built."""
+    """The catalog if it exists and has our schema; None if it must be (re)built.
+
+    When the catalog cannot be opened the usual way because its folder
+    cannot be written (a full disk: SQLite's WAL needs a shared-memory file
+    beside it), it is opened frozen (read-only, ``catalog.frozen``) and a
+    notice says why."""
     if not paths.catalog.exists():
         return None
     try:
         catalog = Catalog(paths.catalog)
+        try:
+            catalog.db.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:
+            catalog.close()
+            failure = storage_failure(exc, paths.state)
+            if failure is None:
+                return None
+            catalog = Catalog(paths.catalog, frozen=True)
+            paths.notices.append(f"{failure.message}; answering from the index as it is, without updating it")
         version = catalog.get_meta("schema_version")
         if version != str(SCHEMA_VERSION) or catalog.get_meta("generation") is None:
             catalog.close()
@@ -136,6 +150,23 @@ def remove_stale_temporaries(paths: IndexPaths) -> None:
             entry.unlink()
         except OSError:
             pass
+
+
+def remove_partial_writes(paths: IndexPaths) -> None:
+    """After a writer failed (a full disk): delete the index generation it was
+    building and its temporary files, so they do not hold the space, and keep
+    the generation the catalog names, which readers go on using.
+
+    Only called under the write lock."""
+    catalog = open_catalog_for_read(paths)
+    if catalog is None:
+        return  # no committed index to keep apart from the partial one: leave it to the next writer
+    try:
+        generation = catalog.get_meta("generation")
+    finally:
+        catalog.close()
+    remove_stale_generations(paths, keep=int(generation) if generation else None)
+    remove_stale_temporaries(paths)
 
 
 def dir_size(path: Path) -> int:

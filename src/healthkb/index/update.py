@@ -11,13 +11,14 @@ run simply redoes the work (re-indexing by unique id is idempotent).
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
 from collections import Counter
 
 from healthkb.corpus import Skipped, UndecodableError, load_article, scan_kb, tree_state
-from healthkb.errors import IndexUnavailableError
+from healthkb.errors import IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import incremental_update
 from healthkb.index.lock import WriteLock
@@ -38,10 +39,12 @@ from healthkb.index.store import (
     catalog_problem,
     discard_catalog,
     ensure_state_dir,
+    remove_partial_writes,
     remove_stale_generations,
     remove_stale_temporaries,
 )
 from healthkb.index.workers import BATCH_SIZE, DocTask, ShardWorker, index_documents
+from healthkb.kb import remove_stale_copies
 from healthkb.links import ArticleKeys, LinkResolver
 
 __all__ = ["Progress", "UpdateReport", "update_index", "PARALLEL_MIN_DOCS"]
@@ -62,28 +65,50 @@ def update_index(
     progress = progress or no_progress
     ensure_state_dir(paths)
     report = UpdateReport(notices=list(paths.notices))
-    with WriteLock(paths.state, timeout):
-        remove_stale_temporaries(paths)
-        problem = catalog_problem(paths)
-        if problem:
-            report.notices.append(f"{problem}; rebuilding it")
-            discard_catalog(paths)
-            full = True
-        try:
-            _update_or_build(paths, full, report, progress)
-        except (sqlite3.DatabaseError, IndexDamaged):
-            # Damage found on the way (a corrupt page, an unreadable shard):
-            # the index is a cache, so start it again from the articles.
-            if not any("damaged" in notice for notice in report.notices):
-                report.notices.append("the index was damaged; rebuilding it")
-            discard_catalog(paths)
+    try:
+        with WriteLock(paths.state, timeout):
             try:
-                _update_or_build(paths, True, report, progress)
-            except sqlite3.DatabaseError as exc:
-                raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
+                _update_locked(paths, full, report, progress)
+            except BaseException as exc:
+                failure = storage_failure(exc, paths.state)
+                if failure is None and isinstance(exc, RuntimeError) and disk_full(paths.state):
+                    failure = storage_failure(OSError(errno.ENOSPC, "full"), paths.state)  # a worker's report
+                if failure is None:
+                    raise
+                # A full disk or lost permissions: the last committed index
+                # stays as it was; what this run half-wrote must not hold the space.
+                remove_partial_writes(paths)
+                raise failure from exc
+    except OSError as exc:  # taking the lock itself failed
+        failure = storage_failure(exc, paths.state / "write.lock")
+        if failure is None:
+            raise
+        raise failure from exc
     report.seconds = time.perf_counter() - started
     return report
 
+
+def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress) -> None:
+    remove_stale_temporaries(paths)
+    problem = catalog_problem(paths)
+    if problem:
+        report.notices.append(f"{problem}; rebuilding it")
+        discard_catalog(paths)
+        full = True
+    try:
+        _update_or_build(paths, full, report, progress)
+    except (sqlite3.DatabaseError, IndexDamaged) as exc:
+        if storage_failure(exc, paths.state) is not None:
+            raise  # not damage: rebuilding would throw away a working index
+        # Damage found on the way (a corrupt page, an unreadable shard):
+        # the index is a cache, so start it again from the articles.
+        if not any("damaged" in notice for notice in report.notices):
+            report.notices.append("the index was damaged; rebuilding it")
+        discard_catalog(paths)
+        try:
+            _update_or_build(paths, True, report, progress)
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
 
 
 def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress) -> None:
@@ -96,6 +121,8 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         # a digest that no longer matches, so the next read updates again.
         state = tree_state(paths.kb.root)
         scan = scan_kb(paths.kb.root)
+        # A killed `add` leaves its temporary copy: remove it, or report it.
+        scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
         if full:
             _full_build(paths, catalog, scan, report, progress)
         else:
