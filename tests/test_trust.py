@@ -10,8 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,48 @@ def test_500_nested_folders(make_kb):
     result = run_cli("search", "zucchini", "--json")
     assert result.code == 0 and result.ids() == ["/".join(["d"] * 500) + "/bottom"]
     assert run_cli("check").code in (0, 1)
+
+
+# -- output paths ----------------------------------------------------------------
+
+
+def test_export_into_a_fifo_writes_to_it(make_kb, tmp_path):
+    make_kb({"sleep.txt": article("Sleep well.")})
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run_cli("export", "-o", str(fifo))
+    reader.join(timeout=10)
+    assert result.code == 0, result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, not replaced by a file
+    assert b'"id":"sleep"' in received[0]
+
+
+def test_graph_into_a_device_writes_to_it(make_kb, tmp_path):
+    make_kb({"sleep.txt": article("Sleep well.")})
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    assert run_cli("graph", "-o", str(device)).code == 0
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    assert run_cli("export", "-o", "-").code == 0  # "-" is stdout, never a file named "-"
+    assert not Path("-").exists()
+
+
+def test_export_over_an_article_is_refused(make_kb):
+    kb = make_kb({"sleep.txt": article("Sleep well."), "topic/water.txt": article("Drink water.")})
+    before = (kb / "topic" / "water.txt").read_bytes()
+    for target in (kb / "topic" / "water.txt", kb / "topic" / "new.txt", kb / "topic" / "NEW.TXT"):
+        result = run_cli("export", "-o", str(target))
+        assert result.code == 2 and "article" in result.stderr, result.stderr
+        result = run_cli("graph", "-o", str(target))
+        assert result.code == 2
+    assert (kb / "topic" / "water.txt").read_bytes() == before
+    assert not (kb / "topic" / "new.txt").exists()
+    assert run_cli("export", "-o", str(kb / "export.jsonl")).code == 0  # not an article: fine
+    assert run_cli("export", "-o", str(kb / "topic" / "water.txt"), "--force").code == 0
+    assert (kb / "topic" / "water.txt").read_bytes().startswith(b'{"schema"')

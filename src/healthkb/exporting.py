@@ -6,12 +6,14 @@ Owns:
   ``_bulk`` API), built from article records the caller streams in;
 - the cross-link graph: :class:`Edge` records from resolved links, and their
   rendering as Graphviz DOT or as one streamed JSON document;
-- :func:`write_atomic`: output goes to a temporary file beside the target and
-  is renamed over it only once everything was written, so an error half way
-  never leaves a truncated file, nor touches the file that was there before.
+- :func:`write_output` (``-o FILE``) and :func:`write_atomic`: a regular file
+  is written to a temporary file beside the target and renamed over it only
+  once everything was written, so an error half way never leaves a truncated
+  file, nor touches the file that was there before; a FIFO or device is
+  written to, never replaced; an article of the KB is never overwritten.
 
 Everything here works on iterables and yields lines, so a KB of any size is
-exported without holding it in memory.  Pure apart from :func:`write_atomic`;
+exported without holding it in memory.  Pure apart from the writing functions;
 no click, no printing.
 """
 
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.errors import BadInputError
+from healthkb.errors import BadInputError, HealthKBError, storage_failure
 from healthkb.links import AMBIGUOUS, MISSING, RESOLVED, Link
 from healthkb.render import JSON_SCHEMA
 from healthkb.text import match_key, sanitize_line, shorten
@@ -186,7 +188,45 @@ def write_lines(stream, lines: Iterable[str]) -> int:
     return count
 
 
-def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> int:
+def write_output(path: str | os.PathLike, lines: Iterable[str], *, kb_root: Path | None = None, force: bool = False) -> int:
+    """Write ``lines`` to the file ``-o`` names; return how many were written.
+
+    A regular file (or a new one) is written atomically (:func:`write_atomic`).
+    A FIFO, a device or a socket is opened and written to, never replaced: it
+    is where the output is meant to go (``-o /dev/stdout``, a named pipe).
+    A path inside the knowledge base ``kb_root`` that is, or would be read
+    as, an article is refused unless ``force``: exporting over an article
+    loses it, and the next scan would index JSON as one.
+    """
+    target = os.path.realpath(path)
+    if kb_root is not None and not force and _read_as_article(target, os.path.realpath(kb_root)):
+        raise BadInputError(
+            f"cannot write {os.fsdecode(path)}: it is an article of the knowledge base",
+            hint="write somewhere outside the knowledge base, or add --force to replace it",
+        )
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is None or stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return write_atomic(target, lines, shown=path)
+    try:
+        with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            return write_lines(handle, lines)
+    except OSError as exc:
+        failure = storage_failure(exc, path)
+        raise failure or BadInputError(f"cannot write {os.fsdecode(path)}: {exc.strerror or exc}") from exc
+
+
+def _read_as_article(target: str, kb_root: str) -> bool:
+    """True when the scan of ``kb_root`` would read ``target`` as an article."""
+    if not (target.startswith(kb_root.rstrip(os.sep) + os.sep)):
+        return False
+    parts = os.path.relpath(target, kb_root).split(os.sep)
+    return parts[-1].lower().endswith(".txt") and not any(part.startswith(".") for part in parts)
+
+
+def write_atomic(path: str | os.PathLike, lines: Iterable[str], *, shown: str | os.PathLike | None = None) -> int:
     """Write ``lines`` to ``path`` all or nothing; return how many were written.
 
     The lines go to a temporary file in the target's folder (same file
@@ -194,13 +234,15 @@ def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> int:
     ``path`` only after the last line.  On any error, including Ctrl-C, the
     temporary file is removed and ``path`` is left as it was.  A symlink is
     written through (its target is replaced), as ``> path`` in a shell would.
+    ``shown`` is the name to use in messages (what the user typed).
     """
+    shown = os.fsdecode(shown if shown is not None else path)
     target = Path(os.path.realpath(path))
     if target.is_dir():
-        raise BadInputError(f"cannot write {path}: it is a folder")
+        raise BadInputError(f"cannot write {shown}: it is a folder")
     folder = target.parent
     if not folder.is_dir():
-        raise BadInputError(f"cannot write {path}: the folder {folder} does not exist")
+        raise BadInputError(f"cannot write {shown}: the folder {folder} does not exist")
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
@@ -208,7 +250,7 @@ def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> int:
     try:
         handle_fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
-        raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise _write_error(exc, shown) from exc
     try:
         with os.fdopen(handle_fd, "w", encoding="utf-8", newline="\n") as handle:
             count = write_lines(handle, lines)
@@ -220,9 +262,15 @@ def write_atomic(path: str | os.PathLike, lines: Iterable[str]) -> int:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         if isinstance(exc, OSError):
-            raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise _write_error(exc, shown) from exc
         raise
     return count
+
+
+def _write_error(exc: OSError, shown: str) -> HealthKBError:
+    # A full disk or lost permissions name the output file (exit 3), not the temporary one.
+    failure = storage_failure(OSError(exc.errno, exc.strerror), shown)
+    return failure or BadInputError(f"cannot write {shown}: {exc.strerror or exc}")
 
 
 def _default_file_mode() -> int:

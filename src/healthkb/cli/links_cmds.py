@@ -27,7 +27,7 @@ from healthkb.exporting import (
     edges_of,
     graph_json_lines,
     jsonl_lines,
-    write_atomic,
+    write_output,
     write_lines,
 )
 from healthkb.render import BOLD, RESET, display_width, fit, table, to_json
@@ -218,9 +218,9 @@ def check(ctx, as_json: bool) -> None:
 # -- export and graph --------------------------------------------------------------
 
 
-def _write(lines, output: str | None) -> int:
+def _write(lines, output: str | None, kb_root=None, force: bool = False) -> int:
     if output and output != "-":
-        return write_atomic(output, lines)
+        return write_output(output, lines, kb_root=kb_root, force=force)
     with writing_stdout():
         return write_lines(sys.stdout, lines)
 
@@ -244,10 +244,11 @@ def _export_records(ix, skipped: list[str]):
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True,
               help="jsonl: one article per line; bulk: _bulk action and document line pairs.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout (-), replacing it only once complete.")
+@click.option("--force", is_flag=True, help="Write FILE even when it is an article of the KB.")
 @click.option("--index-name", default=DEFAULT_INDEX_NAME, show_default=True, metavar="NAME",
               help="The _index named in --format bulk action lines.")
 @pass_ctx
-def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
+def export(ctx, fmt: str, output: str | None, force: bool, index_name: str) -> None:
     """Export every article as JSON lines, e.g. for a search server.
 
     Each article is one object: {schema, id, title, path, body, prev, next,
@@ -270,7 +271,7 @@ def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
     with ctx.open_index() as ix:
         records = _export_records(ix, skipped)
         lines = bulk_lines(records, index_name) if fmt == "bulk" else jsonl_lines(records)
-        count = _write(lines, output)
+        count = _write(lines, output, ix.root, force)
     articles = count // 2 if fmt == "bulk" else count
     where = f" to {sanitize_line(output)}" if output and output != "-" else ""
     click.echo(f"exported {articles:,} article{'' if articles == 1 else 's'}{where} ({time.perf_counter() - started:.2f} s)", err=True)
@@ -283,8 +284,9 @@ def export(ctx, fmt: str, output: str | None, index_name: str) -> None:
               help="dot: Graphviz; json: {schema, nodes, edges}.")
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout (-), replacing it only once complete.")
 @click.option("--missing", is_flag=True, help="Include links whose target is not in the KB.")
+@click.option("--force", is_flag=True, help="Write FILE even when it is an article of the KB.")
 @pass_ctx
-def graph(ctx, fmt: str, output: str | None, missing: bool) -> None:
+def graph(ctx, fmt: str, output: str | None, missing: bool, force: bool) -> None:
     """The cross-link graph: articles as nodes, links as edges.
 
     Nodes are {id, title}; edges {source, target, kind, status, text}, one per
@@ -303,7 +305,7 @@ def graph(ctx, fmt: str, output: str | None, missing: bool) -> None:
         nodes = ((row.id, row.title) for row in ix.catalog.iter_articles())
         edges = (edge for row in ix.catalog.iter_articles() for edge in edges_of(row.id, ix.links(row), missing=missing))
         lines = dot_lines(nodes, edges) if fmt == "dot" else graph_json_lines(nodes, edges)
-        _write(lines, output)
+        _write(lines, output, ix.root, force)
     if output and output != "-":
         click.echo(f"wrote the graph to {sanitize_line(output)}", err=True)
 
