@@ -252,3 +252,44 @@ def test_export_over_an_article_is_refused(make_kb):
     assert run_cli("export", "-o", str(kb / "export.jsonl")).code == 0  # not an article: fine
     assert run_cli("export", "-o", str(kb / "topic" / "water.txt"), "--force").code == 0
     assert (kb / "topic" / "water.txt").read_bytes().startswith(b'{"schema"')
+
+
+# -- the .healthkb folder --------------------------------------------------------
+
+
+def test_a_symlinked_state_folder_is_refused(make_kb, tmp_path):
+    kb = make_kb({"sleep.txt": article("Sleep well.")})
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "whoosh-1").mkdir(parents=True)
+    (elsewhere / "catalog.sqlite").write_bytes(b"not ours")
+    (elsewhere / "whoosh-1" / "precious").write_text("keep me")
+    (kb / ".healthkb").symlink_to(elsewhere, target_is_directory=True)
+    for args in (("search", "sleep"), ("reindex", "--full"), ("list",)):
+        result = run_cli(*args)
+        assert result.code == 3, result.stderr
+        assert "symbolic link" in result.stderr
+    assert (elsewhere / "catalog.sqlite").read_bytes() == b"not ours"
+    assert (elsewhere / "whoosh-1" / "precious").read_text() == "keep me"
+
+
+def test_a_state_folder_of_another_user_is_refused(make_kb):
+    kb = make_kb({"sleep.txt": article("Sleep well.")})
+    assert run_cli("reindex").code == 0
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    os.chown(kb / ".healthkb", 54321, 54321)
+    result = run_cli("search", "sleep")
+    assert result.code == 3 and "belongs to another user" in result.stderr
+
+
+def test_a_rebuild_deletes_only_its_own_generations(make_kb, tmp_path):
+    kb = make_kb({"sleep.txt": article("Sleep well.")})
+    assert run_cli("reindex").code == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    (kb / ".healthkb" / "whoosh-99").symlink_to(outside, target_is_directory=True)
+    (kb / ".healthkb" / "whoosh-notes").mkdir()
+    assert run_cli("reindex", "--full").code == 0
+    assert (outside / "precious").read_text() == "keep me"
+    assert (kb / ".healthkb" / "whoosh-notes").is_dir()

@@ -9,6 +9,7 @@ shipped inside the package.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,12 +160,35 @@ def state_dir(kb: KB) -> tuple[Path, bool]:
     goes to the user cache folder instead (the second value is then True).
     """
     preferred = kb.marker_dir
+    check_state_folder(preferred)
     if _writable_dir(preferred) or (not preferred.exists() and _writable_dir(kb.root)):
         return preferred, False
     import hashlib
 
     key = hashlib.sha256(os.fsencode(kb.root)).hexdigest()[:16]  # fsencode: any path bytes
     return user_cache_dir() / "indexes" / f"{kb.root.name or 'root'}-{key}", True
+
+
+def check_state_folder(path: Path) -> None:
+    """Refuse a ``.healthkb`` that healthkb may not have made: a symbolic link
+    (a rebuild would delete files wherever it points) or a folder owned by
+    another user (a KB shared with its index could feed us crafted files)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return  # missing (made later) or unreadable (reported where it is used)
+    if stat.S_ISLNK(st.st_mode):
+        raise KBUnavailableError(
+            f"{path} is a symbolic link; healthkb keeps its index only in a real folder",
+            hint=f"remove the link ({path}); the next command makes a new index",
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise KBUnavailableError(f"{path} is not a folder", hint="remove it; the next command makes a new index")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise KBUnavailableError(
+            f"{path} belongs to another user (uid {st.st_uid}); healthkb uses only an index folder you own",
+            hint="remove it or make it yours (chown); the index is rebuilt from the articles",
+        )
 
 
 def _writable_dir(path: Path) -> bool:

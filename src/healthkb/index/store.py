@@ -136,7 +136,9 @@ def discard_catalog(paths: IndexPaths) -> None:
 def remove_stale_generations(paths: IndexPaths, keep: int | None) -> None:
     """Delete whoosh-* folders other than ``keep`` (left by old or killed builds)."""
     for entry in paths.state.glob("whoosh-*"):
-        if entry.name != f"whoosh-{keep}":
+        # Only what we make: whoosh-<number> real folders (never a link,
+        # whose target rmtree would otherwise empty).
+        if entry.name != f"whoosh-{keep}" and entry.name[7:].isdigit() and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
 
 
