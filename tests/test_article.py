@@ -20,7 +20,7 @@ from healthkb.article import (
     render_footer,
 )
 from healthkb.corpus import decode_bytes
-from healthkb.text import sanitize
+from healthkb.text import strip_controls
 
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -452,10 +452,10 @@ BODY_LINE = st.one_of(
 
 @given(st.lists(BODY_LINE, min_size=1, max_size=12), FOOTERS)
 def test_parse_keeps_every_body_line(lines, footer):
-    first, last = sanitize(lines[0]), sanitize(lines[-1])
+    first, last = strip_controls(lines[0]), strip_controls(lines[-1])
     assume(not lines[0].startswith("\ufeff") and not first.startswith("# "))
     assume(not last.startswith(("<<:", ">>:")))
-    assume(sanitize(lines[-1] + " |") == last + " |")  # a trailing ESC would eat the mark
+    assume(strip_controls(lines[-1] + " |") == last + " |")  # a trailing ESC would eat the mark
     prev, nxt, teasers = footer
     text = "\n".join(lines) + " |"
     rendered_footer = render_footer(prev, nxt, teasers)
@@ -463,7 +463,7 @@ def test_parse_keeps_every_body_line(lines, footer):
         text += "\n" + rendered_footer
     article = parse(text)
     # The body is the body lines, cleaned, with only the outer blank space trimmed.
-    clean = [sanitize(line) for line in lines]
+    clean = [strip_controls(line) for line in lines]
     clean[-1] = clean[-1].rstrip()
     assert article.body == "\n".join(clean).strip("\n").rstrip()
     assert (article.prev, article.next, article.teasers) == (prev, nxt, tuple(teasers))

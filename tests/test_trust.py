@@ -8,12 +8,14 @@ README's Reliability section for which promise each one proves.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -293,3 +295,73 @@ def test_a_rebuild_deletes_only_its_own_generations(make_kb, tmp_path):
     assert run_cli("reindex", "--full").code == 0
     assert (outside / "precious").read_text() == "keep me"
     assert (kb / ".healthkb" / "whoosh-notes").is_dir()
+
+
+# -- sanitising ------------------------------------------------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f", "\u061c", "\U000e0041", "\U000e007f"]
+
+
+def _assert_nothing_invisible(*texts: str) -> None:
+    for text in texts:
+        for char in INVISIBLE:
+            assert char not in text, (f"U+{ord(char):04X}", text)
+
+
+def test_invisible_characters_are_shown_everywhere(make_kb):
+    body = "Sleep" + "".join(INVISIBLE) + " is good for you."
+    make_kb({"sleep.txt": article(body), "sle\u200bep.txt": article("A look-alike id."), "rtl\u200f.txt": article("Marks.")})
+    listed = run_cli("list")
+    assert "sle<U+200B>ep" in listed.stdout and "rtl<U+200F>" in listed.stdout
+    shown = run_cli("show", "sleep", "--width", "200")
+    assert "<U+200B><U+200C><U+200D><U+2060><U+FEFF><U+00AD><U+200E><U+200F><U+061C><U+E0041><U+E007F>" in shown.stdout
+    missing = run_cli("show", "no\u200bsuch\U000e0041")
+    assert missing.code == 1 and "no<U+200B>such<U+E0041>" in missing.stderr
+    runs = [listed, shown, missing, run_cli("search", "sleep"), run_cli("links", "sle\u200bep"), run_cli("check")]
+    for result in runs:
+        _assert_nothing_invisible(result.stdout, result.stderr)
+
+
+def test_invisible_characters_do_not_break_matching(make_kb):
+    make_kb({"sleep.txt": article("Zuc\u200bchini soup is warm.")})
+    assert run_cli("search", "zucchini", "--json").ids() == ["sleep"]
+    assert run_cli("search", "zuc\u200bchini", "--json").ids() == ["sleep"]
+
+
+def test_clicks_own_usage_errors_are_sanitised(make_kb):
+    make_kb({"sleep.txt": article("Sleep well.")})
+    hostile = "\x1b]0;pwned\x07name\u200b.txt"
+    result = run_cli("show", "sleep", hostile, color=True)  # as `healthkb show *` in a folder holding it
+    assert result.code == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "name<U+200B>.txt" in result.stderr
+    result = run_cli("search", "--limit", hostile, "sleep", color=True)
+    assert result.code == 2  # click quotes this one with repr(): escaped, never raw
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\u200b" not in result.stderr
+
+
+# -- unicode ---------------------------------------------------------------------
+
+COMPOSED = "crème brûlée naïve"
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)
+
+
+def test_decomposed_article_and_composed_query_find_each_other(make_kb):
+    assert DECOMPOSED != COMPOSED
+    make_kb({
+        "dessert.txt": article(f"A {DECOMPOSED} recipe for a quiet evening."),
+        "breakfast.txt": article(f"A {COMPOSED} omelette for the morning."),
+    })
+    for word in ("brûlée", "crème", "naïve", "brulee"):
+        for query in (word, unicodedata.normalize("NFD", word)):
+            found = run_cli("search", query, "--json")
+            assert sorted(found.ids()) == ["breakfast", "dessert"], (query, found.stdout)
+    hit = next(h for h in run_cli("search", "brûlée", "--json").json["hits"] if h["id"] == "dessert")
+    assert "brûlée" in unicodedata.normalize("NFC", json.dumps(hit, ensure_ascii=False))
+
+
+def test_decomposed_file_name_is_found_by_a_composed_ref(make_kb):
+    make_kb({unicodedata.normalize("NFD", "café.txt"): article("Coffee and sleep.")})
+    result = run_cli("show", "café")
+    assert result.code == 0, result.stderr
+    assert "Coffee and sleep" in result.stdout

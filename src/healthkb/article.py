@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from healthkb.text import first_sentence, normalize_newlines, sanitize, sanitize_line
+from healthkb.text import clean_line, first_sentence, normalize_newlines, strip_controls
 from healthkb.text import title_from_filename
 
 PREV_MARK = "<<:"
@@ -129,14 +129,14 @@ def parse_article(
     # Sanitise before looking for structure, so that the parse agrees with
     # what the user sees: a colour code after the closing " |" or in front of
     # "<<:" or "# " must not hide the footer or the heading.
-    text = sanitize(normalize_newlines(text.removeprefix("\ufeff")))
+    text = strip_controls(normalize_newlines(text.removeprefix("\ufeff")))
     lines = text.split("\n")
 
     heading = None
     # "# text |" closes a one-line body that happens to start with "# ":
     # a heading never carries the body's closing mark.
     if lines and lines[0].startswith("# ") and lines[0][2:].strip() and not _ends_body(lines[0]):
-        heading = sanitize_line(lines[0][2:])
+        heading = clean_line(lines[0][2:])
         lines = lines[1:]
 
     body_end, prev, nxt, teasers = split_footer(lines)
@@ -148,7 +148,7 @@ def parse_article(
     # Keep the teaser's trailing spaces: they are part of the quoted prefix.
     clean_teasers = tuple(t.replace("\t", " ").lstrip() for t in teasers)
 
-    stem = sanitize_line(article_id.rsplit("/", 1)[-1])
+    stem = clean_line(article_id.rsplit("/", 1)[-1])
     if heading:
         title, source = heading, TITLE_FROM_HEADING
     elif (from_name := title_from_filename(stem)) is not None:
@@ -156,7 +156,7 @@ def parse_article(
     elif body.strip():
         title, source = first_sentence(body, 72), TITLE_FROM_BODY
     else:
-        title, source = sanitize_line(stem) or "(untitled)", TITLE_FROM_FILENAME
+        title, source = clean_line(stem) or "(untitled)", TITLE_FROM_FILENAME
 
     return Article(
         id=article_id,
@@ -164,8 +164,8 @@ def parse_article(
         title=title,
         title_source=source,
         body=body,
-        prev=sanitize_line(prev) if prev else None,
-        next=sanitize_line(nxt) if nxt else None,
+        prev=clean_line(prev) if prev else None,
+        next=clean_line(nxt) if nxt else None,
         teasers=clean_teasers,
         encoding=encoding,
         warnings=tuple(warnings),

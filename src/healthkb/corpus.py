@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthkb.article import Article, parse_article
-from healthkb.text import sanitize
+from healthkb.text import strip_controls
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 STATE_DIR_NAME = ".healthkb"
@@ -120,7 +120,7 @@ def bad_name_reason(name: str) -> str | None:
         return "file name is not valid UTF-8"
     if "\n" in name or "\r" in name:
         return "line break in the file name"
-    if sanitize(name) != name:
+    if strip_controls(name) != name:
         return "control character in the file name"
     return None
 
@@ -129,7 +129,7 @@ def _shown(rel: str) -> str:
     """``rel`` made safe to print: undecodable bytes become U+FFFD and each
     control character a "?", so the report still shows that one was there."""
     text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join("?" if ch in "\n\t" or sanitize(ch) != ch else ch for ch in text)
+    return "".join("?" if ch in "\n\t" or strip_controls(ch) != ch else ch for ch in text)
 
 
 class _Walker:

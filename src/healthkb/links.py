@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV, Article
 from healthkb.errors import AmbiguousRefError, BadInputError, NotFoundError
-from healthkb.text import match_key, sanitize_line, title_from_filename
+from healthkb.text import clean_line, match_key, title_from_filename
 
 OPENING_CHARS = 160  # how much of a body's start is kept, as match_key(body[:OPENING_CHARS])
 KEY_PREFIX_LIMIT = 64  # key characters compared between a teaser and an opening
@@ -92,7 +92,7 @@ def is_weak_teaser(text: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """:func:`sanitize_line`, with a fast path for text that needs no change.
+    """:func:`clean_line`, with a fast path for text that needs no change.
 
     Printable text holds no control sequence and no whitespace but the
     plain space, so it only needs stripping; resolution calls this once per
@@ -100,7 +100,7 @@ def clean_text(text: str) -> str:
     """
     if text.isprintable() and "  " not in text:
         return text.strip()
-    return sanitize_line(text)
+    return clean_line(text)
 
 
 def _status(targets: tuple[str, ...]) -> str:
@@ -408,7 +408,7 @@ def resolve_ref(ref: str, entries: Sequence[tuple[str, str]]) -> str:
     exact id: patterns are not expanded.  Nothing is ever read from disk: a
     path such as ``../../etc/passwd`` is just a string that names no article.
     """
-    wanted = sanitize_line(ref or "")
+    wanted = clean_line(ref or "")
     if not wanted:
         raise BadInputError("empty article reference", hint="give an id or a title")
     titles = dict(entries)

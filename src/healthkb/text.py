@@ -29,6 +29,13 @@ _ESCAPES = re.compile(
     """,
     re.VERBOSE,
 )
+# Characters that take no room on screen (or only change the direction of
+# what follows): shown by sanitize(), so they can never hide a difference.
+# Variation selectors are left alone: emoji need them.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2060-\u2064"
+    "\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -43,9 +50,36 @@ def normalize_newlines(text: str) -> str:
     return _LINE_BREAKS.sub("\n", text)
 
 
-def sanitize(text: str) -> str:
-    """Remove every terminal control sequence; keep newlines and tabs."""
+def strip_controls(text: str) -> str:
+    """Remove every terminal control sequence; keep newlines and tabs.
+
+    For text that is stored or matched, not shown: :func:`sanitize` is for
+    what a person reads."""
     return _ESCAPES.sub("", text)
+
+
+def _show_invisible(match: re.Match) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
+def sanitize(text: str) -> str:
+    """Text made safe and unambiguous to show to a person: terminal control
+    sequences removed, and every invisible character (zero-width spaces and
+    joiners, soft hyphens, bidi marks, tag characters) shown as ``<U+200B>``,
+    so that two names that differ only by one never look alike.
+
+    The one function for everything printed: article text, titles, ids,
+    paths, notices and error messages, click's own included; newlines and
+    tabs are kept."""
+    text = _ESCAPES.sub("", text)
+    return text if text.isascii() else _INVISIBLE.sub(_show_invisible, text)
+
+
+def clean_line(text: str) -> str:
+    """One line of stored text: control sequences removed, line breaks and
+    tabs folded into spaces (titles, ids, nav texts, queries).  Invisible
+    characters are kept: matching drops them, :func:`sanitize_line` shows them."""
+    return _SPACES.sub(" ", strip_controls(normalize_newlines(text))).strip()
 
 
 def sanitize_line(text: str) -> str:
@@ -53,7 +87,7 @@ def sanitize_line(text: str) -> str:
 
     For things shown on one line: titles, ids, file names, nav texts.
     """
-    return _SPACES.sub(" ", sanitize(normalize_newlines(text))).strip()
+    return sanitize(clean_line(text))
 
 
 def fold(text: str) -> str:
@@ -75,11 +109,11 @@ def match_key(text: str) -> str:
         # Still strip control sequences first, or "ESC[31mRed" would keep "31m"
         # and disagree with the slow path (isprintable() is a cheap pre-check).
         if not text.isprintable():
-            text = sanitize(text)
+            text = strip_controls(text)
         # bytes.translate deletes the non-alphanumerics in C: several times
         # faster than the regex, and link resolution calls this per teaser.
         return text.lower().encode("ascii").translate(None, _ASCII_NON_WORD).decode("ascii")
-    return _NON_WORD.sub("", fold(sanitize(text)))
+    return _NON_WORD.sub("", fold(strip_controls(text)))
 
 
 def title_from_filename(stem: str) -> str | None:
@@ -119,5 +153,5 @@ def first_sentence(text: str, width: int = 80) -> str:
 
 def slugify(title: str) -> str:
     """"Can I drink red wine?" → ``can-i-drink-red-wine`` (for file names)."""
-    words = _NON_WORD.sub(" ", fold(sanitize(title))).split()
+    words = _NON_WORD.sub(" ", fold(strip_controls(title))).split()
     return "-".join(words) or "article"

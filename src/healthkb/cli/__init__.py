@@ -8,6 +8,7 @@ become a message and an exit code.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -141,6 +142,9 @@ class KBIndex:
         """The article a REF names (id, title, or a unique prefix of either)."""
         ref_clean = (ref or "").strip()
         row = self.catalog.article(ref_clean) or self.catalog.article(ref_clean.removesuffix(".txt"))
+        for form in ("NFC", "NFD"):  # a file name stored decomposed, a REF typed composed, or the reverse
+            if row is None and not unicodedata.is_normalized(form, ref_clean):
+                row = self.catalog.article(unicodedata.normalize(form, ref_clean).removesuffix(".txt"))
         if row is None and ref_clean:
             exact = self.catalog.ids_with_title_key(match_key(ref_clean))
             if len(exact) == 1:

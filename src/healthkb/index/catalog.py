@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8  # 8: terms of NFC text, invisible characters dropped (issue 13)
 CATALOG_NAME = "catalog.sqlite"
 
 KIND_CODES = {"prev": 0, "next": 1, "related": 2}

@@ -20,6 +20,12 @@ from whoosh.lang.porter import stem as porter_stem
 from whoosh.support.charset import accent_map
 
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*")
+# Characters that may sit inside a word of unfolded text without ending it:
+# combining marks (text stored decomposed, NFD) and invisible format
+# characters (zero-width spaces and joiners, soft hyphens).  Folding removes them.
+_IN_WORD = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u00ad\u200b-\u200d\u2060\ufeff"
+_WIDE_WORD_PATTERN = re.compile(rf"\w[\w{_IN_WORD}]*(?:\.?\w[\w{_IN_WORD}]*)*")
+_DROPPED = frozenset(range(0x0300, 0x0370)) | {0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
 TITLE_BOOST = 3.0
 
 
@@ -34,7 +40,9 @@ class _FoldTable(dict):
     def __missing__(self, codepoint: int) -> str:
         char = chr(codepoint)
         mapped = accent_map.get(codepoint)
-        if mapped is None:
+        if codepoint in _DROPPED or unicodedata.combining(char) or unicodedata.category(char) == "Cf":
+            mapped = ""  # a lone combining mark or an invisible character: not part of any term
+        elif mapped is None:
             decomposed = unicodedata.normalize("NFKD", char)
             mapped = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
         elif isinstance(mapped, int):
@@ -47,9 +55,30 @@ _FOLD = _FoldTable()
 
 
 def fold_for_index(text: str) -> str:
-    """Lower-case and strip accents the way the index does ("Café" → "cafe")."""
+    """Lower-case and strip accents the way the index does ("Café" → "cafe").
+
+    Text is composed (NFC) first, so an article saved decomposed (NFD, as
+    macOS file systems and some editors do) and a query typed composed give
+    the same terms; invisible characters are dropped."""
     lowered = text.lower()
-    return lowered if lowered.isascii() else lowered.translate(_FOLD)
+    if lowered.isascii():
+        return lowered
+    return unicodedata.normalize("NFC", lowered).translate(_FOLD)
+
+
+def folded_words(text: str):
+    """(start, end, folded word) of every word of ``text``, offsets into ``text``.
+
+    When folding keeps lengths the words are found in the folded text (fast);
+    when it does not (decomposed accents, invisible characters, ligatures)
+    they are found in ``text`` itself, so offsets stay exact for highlighting."""
+    folded = fold_for_index(text)
+    if len(folded) == len(text):
+        for match in WORD_PATTERN.finditer(folded):
+            yield match.start(), match.end(), match.group()
+        return
+    for match in _WIDE_WORD_PATTERN.finditer(text):
+        yield match.start(), match.end(), fold_for_index(match.group())
 
 
 class HealthTokenizer(Tokenizer):
@@ -129,23 +158,16 @@ class HealthTokenizer(Tokenizer):
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        text = fold_for_index(value)
-        # translate() keeps offsets only when folding keeps lengths; when it
-        # does not (ligatures), highlight offsets come from the original text.
-        same_offsets = len(text) == len(value)
         stops, cache, minsize, do_stem = self._stops, self._cache, self.minsize, self.stem
         pos = start_pos
-        for match in WORD_PATTERN.finditer(text if same_offsets else value.lower()):
-            word = match.group()
-            if not same_offsets:
-                word = fold_for_index(word)
+        for start, end, word in folded_words(value):
             if len(word) < minsize or word in stops:
                 if not removestops:
                     token.text, token.stopped, token.boost = word, True, 1.0
                     if positions:
                         token.pos = pos
                     if chars:
-                        token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+                        token.startchar, token.endchar = start_char + start, start_char + end
                     yield token
                 continue
             if do_stem:
@@ -157,11 +179,11 @@ class HealthTokenizer(Tokenizer):
                 word = stemmed
             token.text, token.stopped, token.boost = word, False, 1.0
             if keeporiginal:
-                token.original = match.group()
+                token.original = value[start:end]
             if positions:
                 token.pos = pos
             if chars:
-                token.startchar, token.endchar = start_char + match.start(), start_char + match.end()
+                token.startchar, token.endchar = start_char + start, start_char + end
             pos += 1
             yield token
 

@@ -11,7 +11,7 @@ import re
 
 from healthkb.errors import BadInputError
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
-from healthkb.text import sanitize_line
+from healthkb.text import clean_line
 
 MAX_QUERY_WORDS = 64
 MAX_QUERY_CHARS = 500
@@ -23,7 +23,7 @@ _WEAK_WILDCARD = re.compile(r"(?<![\w*?])([^\s*?:\"()]{0,1})[*?]")
 
 def clean_query(text: str) -> tuple[str, list[str]]:
     """Validate and tidy a user's query; raise BadInputError for unusable ones."""
-    text = sanitize_line(text)
+    text = clean_line(text)
     notices: list[str] = []
     if not text:
         raise BadInputError("the search query is empty", hint='try: healthkb search "lumbar"')

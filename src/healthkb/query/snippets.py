@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from healthkb.index.schema import WORD_PATTERN, fold_for_index
+from healthkb.index.schema import folded_words
 from healthkb.text import shorten
 
 SNIPPET_CHARS = 170
@@ -45,22 +45,16 @@ def snippet_terms(query, reader, fields=("body", "title"), limit: int = 2000) ->
 
 
 def _matches(analyzer, text: str, terms: set[str]) -> list[tuple[int, int, str]]:
-    folded = fold_for_index(text)
-    if len(folded) != len(text):  # a ligature changed lengths: offsets would drift
-        folded = text.lower()
     found = []
     # Stemming only rewrites endings, so a word can only stem to a query term
     # that starts with the same letter: skip the stemmer for all the others.
     initials = {term[:1] for term in terms}
-    for match in WORD_PATTERN.finditer(folded):
-        word = match.group()
-        if len(folded) != len(text):
-            word = fold_for_index(word)
+    for start, end, word in folded_words(text):
         if word[:1] not in initials:
             continue
         term = analyzer.term_of(word)
         if term in terms:
-            found.append((match.start(), match.end(), term))
+            found.append((start, end, term))
     return found
 
 
