@@ -365,3 +365,27 @@ def test_decomposed_file_name_is_found_by_a_composed_ref(make_kb):
     result = run_cli("show", "café")
     assert result.code == 0, result.stderr
     assert "Coffee and sleep" in result.stdout
+
+
+# -- ids -------------------------------------------------------------------------
+
+
+def test_names_that_make_the_same_id_never_share_it(make_kb):
+    make_kb({
+        "x.txt": article("Lower-case extension about apples."),
+        "x.TXT": article("Upper-case extension about pears."),
+        "café.txt": article("Composed name about tea."),
+        unicodedata.normalize("NFD", "café.txt"): article("Decomposed name about cocoa."),
+    })
+    listed = run_cli("list", "--json").json["articles"]
+    ids = [a["id"] for a in listed]
+    assert len(ids) == len(set(ids)) == 2
+    assert run_cli("search", "apples", "--json").ids() == ["x"]
+    assert run_cli("search", "pears", "--json").code == 1  # skipped, not shown with apples' text
+    assert run_cli("search", "tea", "--json").ids() == ["café"]
+    checked = run_cli("check")
+    assert checked.code == 1
+    assert "x.TXT" in checked.stdout and "same article id as x.txt" in checked.stdout
+    assert "same article id as café.txt" in checked.stdout
+    stats = run_cli("stats", "--json").json
+    assert stats["articles"] == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -106,8 +107,31 @@ def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
     while walker.linked_dirs:
         path, rel = walker.linked_dirs.pop(0)
         walker.walk_linked(path, rel)
-    scan.files.sort(key=lambda f: f.id)
+    scan.files = _without_shared_ids(scan)
     return scan
+
+
+def _without_shared_ids(scan: Scan) -> list[ArticleFile]:
+    """The scanned files sorted by id, one file per id.
+
+    ``x.txt`` and ``x.TXT`` both make the id ``x``, and names that differ
+    only in Unicode form (composed ``é`` or ``e`` + accent) make ids that
+    look and resolve the same.  One article per id: the file with the plain
+    ``.txt`` name in composed form keeps it; each other one is skipped with a
+    reason naming the file that kept it (so `check` lists it)."""
+    by_key: dict[str, list[ArticleFile]] = {}
+    for file in scan.files:
+        key = file.id if file.id.isascii() else unicodedata.normalize("NFC", file.id)
+        by_key.setdefault(key, []).append(file)
+    kept = []
+    for group in by_key.values():
+        if len(group) > 1:
+            group.sort(key=lambda f: (not f.relpath.endswith(".txt"), not unicodedata.is_normalized("NFC", f.relpath), f.relpath))
+            for other in group[1:]:
+                scan.skipped.append(Skipped(_shown(other.relpath), f"same article id as {_shown(group[0].relpath)} (ids ignore the case of .txt and the Unicode form of names)"))
+        kept.append(group[0])
+    kept.sort(key=lambda f: f.id)
+    return kept
 
 
 def bad_name_reason(name: str) -> str | None:
