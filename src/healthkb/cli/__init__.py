@@ -110,10 +110,6 @@ def _is_damaged_catalog(exc: Exception) -> bool:
     return sqlite3 is not None and type(exc) is sqlite3.DatabaseError
 
 
-def _is_output_error(exc: OSError) -> bool:
-    return exc.filename is None
-
-
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's final flush of what
     could not be written fails no more (and prints no second error)."""
@@ -156,11 +152,12 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
         sys.exit(0)
     except OSError as exc:
         # A full disk, lost permissions, a failing disk: the machine, not a bug.
-        failure = storage_failure(exc, action="writing" if _is_output_error(exc) else "using")
+        # An error that names no file came from writing our own output.
+        failure = storage_failure(exc, action="accessing")
         if debug or failure is None:
             raise
         _silence_stdout()
-        where = " the output" if _is_output_error(exc) and exc.filename is None else ""
+        where = " while writing the output" if exc.filename is None else ""
         click.echo(f"healthkb: {sanitize(failure.message)}{where}", err=True)
         sys.exit(failure.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users

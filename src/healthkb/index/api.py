@@ -217,6 +217,8 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
 
     report = None
     notices: list[str] = []
+    shown_before = list(paths.notices)
+    storage_failed = False
     if catalog is None:
         report = update_index(paths, progress=progress)
     else:
@@ -227,6 +229,7 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
             notices.append("another healthkb is updating the index; showing the last complete index")
         except StorageError as exc:
             notices.append(f"{exc.message}; showing the index as it was, without the latest changes")
+            storage_failed = True
     if report is not None:
         notices = list(report.notices) + notices
     catalog = open_catalog_for_read(paths)
@@ -234,8 +237,8 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
         from healthkb.errors import IndexUnavailableError
 
         raise IndexUnavailableError(f"the index at {paths.state} cannot be read")
-    if catalog.frozen and notices:
-        paths.notices.clear()  # the update's own notice already says why
+    if storage_failed:
+        paths.notices[:] = shown_before  # one notice: the failed update's says why
     return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices + notices)))
 
 
