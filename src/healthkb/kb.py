@@ -172,7 +172,8 @@ def state_dir(kb: KB) -> tuple[Path, bool]:
 def check_state_folder(path: Path) -> None:
     """Refuse a ``.healthkb`` that healthkb may not have made: a symbolic link
     (a rebuild would delete files wherever it points) or a folder owned by
-    another user (a KB shared with its index could feed us crafted files)."""
+    another user (a KB shared with its index could feed us crafted files).
+    A plain file of that name is only in the way: state_dir falls back."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -183,7 +184,7 @@ def check_state_folder(path: Path) -> None:
             hint=f"remove the link ({path}); the next command makes a new index",
         )
     if not stat.S_ISDIR(st.st_mode):
-        raise KBUnavailableError(f"{path} is not a folder", hint="remove it; the next command makes a new index")
+        return  # a file in the way: the index goes to the user cache folder (state_dir)
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         raise KBUnavailableError(
             f"{path} belongs to another user (uid {st.st_uid}); healthkb uses only an index folder you own",
