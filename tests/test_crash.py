@@ -369,30 +369,35 @@ def test_temporary_files_of_killed_writers_are_not_articles(small_kb):
     assert_index_matches_files(small_kb)
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        b"",  # cut to nothing
-        b"\x80\x05\x95",  # cut after the header
-        b"\x80\x04\x8e" + b"\xff" * 8,  # a length no machine has: OverflowError
-        b"\x80\x04\x8e" + b"\xff" * 7 + b"\x0f",  # a length this machine lacks: MemoryError
-        b"\x80\x04\x8d" + b"\xff" * 8,  # a text length no machine has: OverflowError
-        b"not a pickle at all",
-    ],
-    ids=["empty", "cut", "overflow", "memory", "unicode-overflow", "garbage"],
-)
-def test_a_damaged_resolver_cache_is_ignored(small_kb, damage):
-    """The saved link resolver (reused when only bodies change) is a cache:
-    whatever its damage, the update rebuilds it instead of failing."""
+class _RunsCode:
+    """Unpickling this object runs a shell command: what a crafted cache would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_resolver_pickle_in_the_state_folder_never_runs_code(small_kb, tmp_path):
+    """Issue 13: an old healthkb read .healthkb/resolver.pickle back with
+    pickle.load, so a KB shared with its .healthkb/ could run code on the
+    reader's machine.  Nothing reads it now; every command ignores it."""
+    import pickle
+
     assert_clean(cli("reindex"))
-    cache = small_kb / STATE_DIR_NAME / "resolver.pickle"
-    assert cache.is_file()
-    cache.write_bytes(damage)
-    edited = _edit_body(small_kb)
-    for _ in range(2):  # the first run replaces the cache, the second reuses it
-        reindexed = cli("reindex", "--json")
-        assert_clean(reindexed)
-        assert reindexed.stderr == ""
+    marker = tmp_path / "code-ran"
+    crafted = pickle.dumps(("stamp", _RunsCode(marker)))
+    state = small_kb / STATE_DIR_NAME
+    (state / "resolver.pickle").write_bytes(crafted)
+    edited = _edit_body(small_kb)  # an edit that once reused the saved resolver
+    for command in (["search", "zygapophyseal", "--json"], ["reindex"], ["check"], ["list"]):
+        assert_clean(cli(*command), codes=(0, 1))
+    _edit_body(small_kb)
+    assert_clean(cli("reindex", "--full"))
+    assert not marker.exists()
     assert json.loads(cli("search", "zygapophyseal", "--json").stdout)["hits"][0]["id"] == edited
     assert_index_matches_files(small_kb)
 

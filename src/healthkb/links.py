@@ -26,7 +26,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV, Article
@@ -37,6 +37,7 @@ OPENING_CHARS = 160  # how much of a body's start is kept, as match_key(body[:OP
 KEY_PREFIX_LIMIT = 64  # key characters compared between a teaser and an opening
 MIN_TEASER_KEY = 10  # a shorter teaser key would match too many articles by chance
 TEASER_CACHE_SIZE = 50_000  # teaser texts whose answer a resolver remembers
+MAX_CANDIDATES = 20  # candidates an ambiguous link keeps (with the count of all of them)
 
 PREV, NEXT, RELATED = "prev", "next", "related"
 RESOLVED, AMBIGUOUS, MISSING = "resolved", "ambiguous", "missing"
@@ -75,6 +76,18 @@ class Link:
     text: str  # nav text / teaser text as written (sanitised)
     status: str  # "resolved" | "ambiguous" | "missing"
     targets: tuple[str, ...]  # 1 id when resolved, sorted candidates when ambiguous, () when missing
+    # How many articles matched: more than len(targets) when the catalog kept
+    # only the first MAX_CANDIDATES candidates of an ambiguous link.
+    candidate_count: int = -1
+
+    def __post_init__(self) -> None:
+        if self.candidate_count < 0:
+            object.__setattr__(self, "candidate_count", len(self.targets))
+
+    @property
+    def more(self) -> int:
+        """Candidates matched but not listed in ``targets``."""
+        return self.candidate_count - len(self.targets)
 
 
 def opening_key(body: str) -> str:
@@ -103,127 +116,65 @@ def clean_text(text: str) -> str:
     return clean_line(text)
 
 
-def _status(targets: tuple[str, ...]) -> str:
-    if not targets:
+def _status(count: int) -> str:
+    if not count:
         return MISSING
-    return RESOLVED if len(targets) == 1 else AMBIGUOUS
+    return RESOLVED if count == 1 else AMBIGUOUS
 
 
-_NavLine = tuple[str, str]  # (nav text as shown, its match key)
+NavLine = tuple[str, str]  # (nav text as shown, its match key)
+NavLines = dict[str, tuple[NavLine | None, NavLine | None]]  # article → (prev, next) lines
 
 
-def _nav_line(text: str | None) -> _NavLine | None:
+def nav_line(text: str | None) -> NavLine | None:
+    """(clean text, key) of a ``<<:``/``>>:`` text, or None when there is none."""
     clean = clean_text(text) if text else ""
     return (clean, match_key(clean)) if clean else None
 
 
-def _filename_key(article_id: str) -> str:
+def filename_key(article_id: str) -> str:
     stem = article_id.rsplit("/", 1)[-1]
     # match_key drops the spaces and capital that title_from_filename adds, so
     # the stem's own key is the title's key whenever the stem reads as words.
     return match_key(stem) if title_from_filename(stem) else ""
 
 
-class LinkResolver:
-    """Resolves links against a fixed set of articles (SPEC §2).
+def base_keys(article_id: str, title: str, title_source: str) -> set[str]:
+    """The title keys an article answers to before inference: its file name's
+    and, when it has one, its heading's."""
+    keys = {filename_key(article_id)}
+    if title_source == TITLE_FROM_HEADING:
+        keys.add(match_key(title))
+    return keys - {""}
 
-    Built from :class:`ArticleKeys`; afterwards it holds only title keys,
-    display titles and the sorted opening keys, not the nav texts.
-    """
 
-    def __init__(self, articles: Iterable[ArticleKeys]) -> None:
-        owners: dict[str, list[str]] = {}  # title key → article ids answering to it
-        nav: dict[str, tuple[_NavLine | None, _NavLine | None]] = {}
-        base_titles: dict[str, tuple[str, str]] = {}
-        headed: set[str] = set()
-        openings: list[tuple[str, str]] = []
+class Resolving:
+    """Resolution of nav texts and teasers (SPEC §2), given two lookups that a
+    subclass provides: who answers to a title key, and which openings start
+    with a teaser key.  :class:`LinkResolver` keeps them in memory; the index
+    keeps them in its catalog."""
 
-        for keys in articles:
-            if keys.id in base_titles:
-                continue  # ids are unique in a KB; ignore a repeat rather than double-count
-            base_titles[keys.id] = (clean_text(keys.title), keys.title_source)
-            own_keys = {_filename_key(keys.id)}
-            if keys.title_source == TITLE_FROM_HEADING:
-                headed.add(keys.id)
-                own_keys.add(match_key(keys.title))
-            for key in own_keys - {""}:
-                owners.setdefault(key, []).append(keys.id)
-            lines = (_nav_line(keys.prev), _nav_line(keys.next))
-            if lines != (None, None):
-                nav[keys.id] = lines
-            opening = keys.opening[:KEY_PREFIX_LIMIT]
-            if opening:
-                openings.append((opening, keys.id))
+    def __init__(self) -> None:
+        self._teaser_cache: dict[str, tuple[str, tuple[str, ...], int]] = {}
 
-        self._owners: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in owners.items()}
-        self._infer_titles(nav, headed)
-        self._titles = self._display_titles(nav, base_titles, headed)
-        openings.sort()
-        self._opening_keys = [key for key, _ in openings]
-        self._opening_ids = [article_id for _, article_id in openings]
-        self._teaser_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+    def title_owners(self, key: str) -> tuple[str, ...]:
+        raise NotImplementedError
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_teaser_cache"] = {}  # a per-process memo: not worth saving
-        return state
+    def opening_matches(self, key: str) -> tuple[tuple[str, ...], int]:
+        """(sorted ids whose opening key starts with ``key``, how many there are).
 
-    def replace_opening(self, article_id: str, old: str, new: str) -> None:
-        """An article's body changed but not its title or nav lines: move its
-        opening key, so the resolver stays right without being rebuilt."""
-        old, new = old[:KEY_PREFIX_LIMIT], new[:KEY_PREFIX_LIMIT]
-        if old == new:
-            return
-        keys, ids = self._opening_keys, self._opening_ids
-        if old:
-            at = bisect_left(keys, old)
-            while at < len(keys) and keys[at] == old and ids[at] != article_id:
-                at += 1
-            if at < len(keys) and keys[at] == old:
-                del keys[at], ids[at]
-        if new:
-            at = bisect_left(keys, new)
-            while at < len(keys) and keys[at] == new and ids[at] < article_id:
-                at += 1
-            keys.insert(at, new)
-            ids.insert(at, article_id)
-        self._teaser_cache.clear()
-
-    # -- lookups ---------------------------------------------------------
+        The ids may be capped (the count never is)."""
+        raise NotImplementedError
 
     def _title_targets(self, text: str) -> tuple[str, ...]:
         key = match_key(text)
-        return self._owners.get(key, ()) if key else ()
+        return self.title_owners(key) if key else ()
 
-    def _teaser_targets(self, text: str) -> tuple[str, ...]:
+    def _teaser_targets(self, text: str) -> tuple[tuple[str, ...], int]:
         key = match_key(text)[:KEY_PREFIX_LIMIT]  # teaser_key(), inlined: this is the hot loop
         if len(key) < MIN_TEASER_KEY:
-            return ()
-        keys = self._opening_keys
-        start = end = bisect_left(keys, key)
-        while end < len(keys) and keys[end].startswith(key):
-            end += 1
-        if end - start == 1:  # the common case: skip the set and the sort
-            return (self._opening_ids[start],)
-        return tuple(sorted(set(self._opening_ids[start:end])))
-
-    def title(self, article_id: str) -> tuple[str, str]:
-        """(display title, source) after inference; KeyError for an unknown id."""
-        return self._titles[article_id]
-
-    def titles(self) -> Iterable[tuple[str, str, str]]:
-        """(id, display title, source) for every article, sorted by id."""
-        for article_id in sorted(self._titles):
-            title, source = self._titles[article_id]
-            yield article_id, title, source
-
-    def __contains__(self, article_id: object) -> bool:
-        return article_id in self._titles
-
-    def __len__(self) -> int:
-        return len(self._titles)
-
-    # -- resolution ------------------------------------------------------
+            return (), 0
+        return self.opening_matches(key)
 
     def resolve_nav(self, kind: str, text: str | None) -> Link | None:
         """The ``prev``/``next`` link for a nav text, or None when there is none."""
@@ -233,7 +184,7 @@ class LinkResolver:
         if not clean:
             return None
         targets = self._title_targets(clean)
-        return Link(kind, 0, clean, _status(targets), targets)
+        return Link(kind, 0, clean, _status(len(targets)), targets)
 
     def resolve_teaser(self, ordinal: int, text: str) -> Link:
         """The ``related`` link for teaser number ``ordinal`` (1-based)."""
@@ -243,12 +194,12 @@ class LinkResolver:
         answer = cache.get(text)
         if answer is None:
             clean = clean_text(text)
-            answer = (clean, self._teaser_targets(clean))
+            answer = (clean, *self._teaser_targets(clean))
             if len(cache) >= TEASER_CACHE_SIZE:
                 cache.clear()  # crude, but bounded and never wrong
             cache[text] = answer
-        clean, targets = answer
-        return Link(RELATED, ordinal, clean, _status(targets), targets)
+        clean, targets, count = answer
+        return Link(RELATED, ordinal, clean, _status(count), targets, count)
 
     def resolve(
         self,
@@ -267,101 +218,192 @@ class LinkResolver:
         links.extend(self.resolve_teaser(n, text) for n, text in enumerate(teasers, start=1))
         return links
 
-    # -- titles ----------------------------------------------------------
 
-    def _infer_titles(self, nav: dict[str, tuple[_NavLine | None, _NavLine | None]], headed: set[str]) -> None:
-        """Reciprocal title inference, propagated along nav chains (SPEC §2).
+class LinkResolver(Resolving):
+    """Resolves links against a fixed set of articles (SPEC §2), in memory.
 
-        Pivot B: if A is the only article whose ``<<:`` resolves to B, and B's
-        ``>>:`` text matches no article, A answers to that text from now on
-        (mirror: ``>>:`` and ``<<:`` swapped).  Works in rounds; a round only
-        revisits articles that just gained a title, because only links to
-        them can have changed, so a chain of N articles costs O(N), not O(N²).
-        Each article gains at most one inferred title, and a heading is never
-        overridden, so this terminates.  Contradictions (one article offered
-        two titles, or one title offered to two articles, in the same round)
-        infer nothing, now or later.
-        """
-        # pointing[side][B] = articles whose nav on that side resolves to B.
-        pointing: dict[int, dict[str, set[str]]] = {0: {}, 1: {}}
-        # waiting[key] = (article, side) whose nav text has this key and no target yet;
-        # keys only ever go from no owner to one, so only these links can change.
-        waiting: dict[str, list[tuple[str, int]]] = {}
-        for source in sorted(nav):
-            for side, line in enumerate(nav[source]):
-                if not line:
-                    continue
-                key = line[1]
-                targets = self._owners.get(key, ()) if key else ()
-                if len(targets) == 1 and targets[0] != source:
-                    pointing[side].setdefault(targets[0], set()).add(source)
-                elif not targets and key:
-                    waiting.setdefault(key, []).append((source, side))
+    Built from :class:`ArticleKeys`; afterwards it holds only title keys,
+    display titles and the sorted opening keys, not the nav texts.  Used by
+    full builds; incremental updates keep the same state in the catalog.
+    """
 
-        settled = set(headed)  # articles whose title inference may not change
-        contested: set[str] = set()  # keys offered to several articles
-        pivots = set(pointing[0]) | set(pointing[1])
-        for _round in range(len(nav) + 1):  # each round settles ≥ 1 article
-            offers: dict[str, dict[str, str]] = {}  # article → {key: text}
-            for pivot in sorted(pivots):
-                texts = nav.get(pivot, (None, None))
-                # side 0: sources' "<<:" name the pivot, so the pivot's ">>:" names the source.
-                for side, other_line in ((0, texts[1]), (1, texts[0])):
-                    sources = pointing[side].get(pivot, ())
-                    if len(sources) != 1 or not other_line:
-                        continue
-                    (source,) = sources
-                    text, key = other_line
-                    if key and key in waiting and key not in contested and source not in settled:
-                        offers.setdefault(source, {}).setdefault(key, text)
-            claims: dict[str, list[str]] = {}
-            for article, keys in offers.items():
-                if len(keys) > 1:
-                    settled.add(article)  # two different titles offered: believe neither
-                    continue
-                claims.setdefault(next(iter(keys)), []).append(article)
-            pivots = set()
-            for key, articles in sorted(claims.items()):
-                if len(articles) > 1:
-                    contested.add(key)
-                    continue
-                (article,) = articles
-                settled.add(article)
-                self._owners[key] = (article,)
-                for source, side in waiting.pop(key):
-                    if source != article:
-                        pointing[side].setdefault(article, set()).add(source)
-                pivots.add(article)
-            if not pivots:
-                break
+    def __init__(self, articles: Iterable[ArticleKeys]) -> None:
+        super().__init__()
+        owners: dict[str, list[str]] = {}  # title key → article ids answering to it
+        nav: NavLines = {}
+        base_titles: dict[str, tuple[str, str]] = {}
+        headed: set[str] = set()
+        openings: list[tuple[str, str]] = []
+
+        for keys in articles:
+            if keys.id in base_titles:
+                continue  # ids are unique in a KB; ignore a repeat rather than double-count
+            base_titles[keys.id] = (clean_text(keys.title), keys.title_source)
+            if keys.title_source == TITLE_FROM_HEADING:
+                headed.add(keys.id)
+            for key in base_keys(keys.id, keys.title, keys.title_source):
+                owners.setdefault(key, []).append(keys.id)
+            lines = (nav_line(keys.prev), nav_line(keys.next))
+            if lines != (None, None):
+                nav[keys.id] = lines
+            opening = keys.opening[:KEY_PREFIX_LIMIT]
+            if opening:
+                openings.append((opening, keys.id))
+
+        self._owners: dict[str, tuple[str, ...]] = {k: tuple(sorted(v)) for k, v in owners.items()}
+        self.nav = nav
+        self.claims = infer_claims(nav, lambda key: self._owners.get(key, ()), headed)
+        self._owners.update((key, (article,)) for key, article in self.claims.items())
+        self._titles = self._display_titles(nav, base_titles, headed)
+        openings.sort()
+        self._opening_keys = [key for key, _ in openings]
+        self._opening_ids = [article_id for _, article_id in openings]
+
+    # -- lookups ---------------------------------------------------------
+
+    def title_owners(self, key: str) -> tuple[str, ...]:
+        return self._owners.get(key, ())
+
+    def opening_matches(self, key: str) -> tuple[tuple[str, ...], int]:
+        keys = self._opening_keys
+        start = end = bisect_left(keys, key)
+        while end < len(keys) and keys[end].startswith(key):
+            end += 1
+        if end - start == 1:  # the common case: skip the sort
+            return (self._opening_ids[start],), 1
+        return tuple(sorted(self._opening_ids[start:end])), end - start
+
+    def owned_keys(self) -> Iterable[tuple[str, tuple[str, ...]]]:
+        """(title key, owners) for every key, inferred ones included."""
+        return self._owners.items()
+
+    def title(self, article_id: str) -> tuple[str, str]:
+        """(display title, source) after inference; KeyError for an unknown id."""
+        return self._titles[article_id]
+
+    def titles(self) -> Iterable[tuple[str, str, str]]:
+        """(id, display title, source) for every article, sorted by id."""
+        for article_id in sorted(self._titles):
+            title, source = self._titles[article_id]
+            yield article_id, title, source
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._titles
+
+    def __len__(self) -> int:
+        return len(self._titles)
 
     def _display_titles(
         self,
-        nav: dict[str, tuple[_NavLine | None, _NavLine | None]],
+        nav: NavLines,
         base: dict[str, tuple[str, str]],
         headed: set[str],
     ) -> dict[str, tuple[str, str]]:
-        """Heading > the nav text neighbours use for an article > filename > body.
-
-        When neighbours name an article with different texts, the most common
-        text wins, then the one used by the neighbour whose id sorts first.
-        """
-        named: dict[str, dict[str, list]] = {}  # target → text → [count, first source]
-        for source in sorted(nav):
-            for line in nav[source]:
+        """Heading > the nav text neighbours use for an article > filename > body."""
+        named: dict[str, list[tuple[str, str]]] = {}  # target → [(source, text)]
+        for source, lines in nav.items():
+            for line in lines:
                 if not line:
                     continue
                 text, key = line
                 targets = self._owners.get(key, ()) if key else ()
-                if len(targets) != 1 or targets[0] == source or targets[0] in headed:
-                    continue
-                entry = named.setdefault(targets[0], {}).setdefault(text, [0, source])
-                entry[0] += 1
+                if len(targets) == 1 and targets[0] != source and targets[0] not in headed:
+                    named.setdefault(targets[0], []).append((source, text))
         titles = dict(base)
-        for target, texts in named.items():
-            best = min(texts.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))
-            titles[target] = (best[0], TITLE_FROM_NAV)
+        for target, namings in named.items():
+            titles[target] = (pick_nav_title(namings), TITLE_FROM_NAV)
         return titles
+
+
+def pick_nav_title(namings: Iterable[tuple[str, str]]) -> str:
+    """The title neighbours give an article, from (source id, nav text) pairs
+    of the nav lines that lead to it (at least one): the most common text,
+    then the one used by the source whose id sorts first."""
+    texts: dict[str, list] = {}  # text → [count, first source]
+    for source, text in namings:
+        entry = texts.setdefault(text, [0, source])
+        entry[0] += 1
+        entry[1] = min(entry[1], source)
+    return min(texts.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))[0]
+
+
+def infer_claims(
+    nav: NavLines,
+    owners: Callable[[str], tuple[str, ...]],
+    headed: set[str],
+) -> dict[str, str]:
+    """Reciprocal title inference, propagated along nav chains (SPEC §2):
+    title key → the article that answers to it from now on.
+
+    ``owners`` gives the articles a key names before inference (file names
+    and headings).  Pivot B: if A is the only article whose ``<<:`` resolves
+    to B, and B's ``>>:`` text matches no article, A answers to that text
+    (mirror: ``>>:`` and ``<<:`` swapped).  Works in rounds; a round only
+    revisits articles that just gained a title, because only links to them
+    can have changed, so a chain of N articles costs O(N), not O(N²).  Each
+    article gains at most one inferred title, and a heading is never
+    overridden, so this terminates.  Contradictions (one article offered two
+    titles, or one title offered to two articles, in the same round) infer
+    nothing, now or later.
+
+    Only nav lines whose key no article owns ("waiting" lines), the articles
+    they resolve to and the articles resolving to those take part, so a
+    caller may pass just that part of a KB's nav lines and get the same claims.
+    """
+    claims: dict[str, str] = {}
+    # pointing[side][B] = articles whose nav on that side resolves to B.
+    pointing: dict[int, dict[str, set[str]]] = {0: {}, 1: {}}
+    # waiting[key] = (article, side) whose nav text has this key and no target yet;
+    # keys only ever go from no owner to one, so only these links can change.
+    waiting: dict[str, list[tuple[str, int]]] = {}
+    for source in sorted(nav):
+        for side, line in enumerate(nav[source]):
+            if not line:
+                continue
+            key = line[1]
+            targets = owners(key) if key else ()
+            if len(targets) == 1 and targets[0] != source:
+                pointing[side].setdefault(targets[0], set()).add(source)
+            elif not targets and key:
+                waiting.setdefault(key, []).append((source, side))
+
+    settled = set(headed)  # articles whose title inference may not change
+    contested: set[str] = set()  # keys offered to several articles
+    pivots = set(pointing[0]) | set(pointing[1])
+    for _round in range(len(nav) + 1):  # each round settles ≥ 1 article
+        offers: dict[str, dict[str, str]] = {}  # article → {key: text}
+        for pivot in sorted(pivots):
+            texts = nav.get(pivot, (None, None))
+            # side 0: sources' "<<:" name the pivot, so the pivot's ">>:" names the source.
+            for side, other_line in ((0, texts[1]), (1, texts[0])):
+                sources = pointing[side].get(pivot, ())
+                if len(sources) != 1 or not other_line:
+                    continue
+                (source,) = sources
+                text, key = other_line
+                if key and key in waiting and key not in contested and source not in settled:
+                    offers.setdefault(source, {}).setdefault(key, text)
+        offered: dict[str, list[str]] = {}
+        for article, keys in offers.items():
+            if len(keys) > 1:
+                settled.add(article)  # two different titles offered: believe neither
+                continue
+            offered.setdefault(next(iter(keys)), []).append(article)
+        pivots = set()
+        for key, articles in sorted(offered.items()):
+            if len(articles) > 1:
+                contested.add(key)
+                continue
+            (article,) = articles
+            settled.add(article)
+            claims[key] = article
+            for source, side in waiting.pop(key):
+                if source != article:
+                    pointing[side].setdefault(article, set()).add(source)
+            pivots.add(article)
+        if not pivots:
+            break
+    return claims
 
 
 def resolve_all(articles: Iterable[Article]) -> tuple[LinkResolver, dict[str, list[Link]]]:

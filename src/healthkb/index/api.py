@@ -164,22 +164,25 @@ class KBIndex:
         return current_text(os.path.join(self.root, row.path))
 
     def links(self, row: ArticleRow) -> list[Link]:
-        """The article's outgoing links in footer order, with their status."""
+        """The article's outgoing links in footer order, with their status.
+
+        An ambiguous link lists at most links.MAX_CANDIDATES candidates;
+        ``candidate_count`` says how many matched."""
         from healthkb.links import Link
         rows = self.catalog.links_of(row.rowid)
-        ids = {t: name[0] for t, name in self.catalog.names_by_rowid(r[3] for r in rows if r[3]).items()}
+        ids = {t: name[0] for t, name in self.catalog.names_by_rowid(r[4] for r in rows if r[4]).items()}
         grouped: dict[tuple[int, int], list] = {}
-        for kind, ordinal, status, target in rows:
-            grouped.setdefault((kind, ordinal), [status]).append(ids.get(target) if target else None)
+        for kind, ordinal, status, count, target in rows:
+            grouped.setdefault((kind, ordinal), [status, count]).append(ids.get(target) if target else None)
         links = []
-        for (kind, ordinal), (status, *targets) in sorted(grouped.items()):
+        for (kind, ordinal), (status, count, *targets) in sorted(grouped.items()):
             name = KIND_NAMES[kind]
             if name == "related":
                 text = row.teasers[ordinal - 1] if 0 < ordinal <= len(row.teasers) else ""
             else:
                 text = (row.prev if name == "prev" else row.next) or ""
             found = tuple(sorted(t for t in targets if t))
-            links.append(Link(name, ordinal, text, STATUS_NAMES[status], found))
+            links.append(Link(name, ordinal, text, STATUS_NAMES[status], found, count))
         return links
 
     def backlinks(self, row: ArticleRow) -> list[tuple[str, str, str]]:

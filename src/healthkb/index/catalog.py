@@ -1,5 +1,8 @@
 """The catalog: a SQLite database beside the Whoosh index that remembers every
-article's fingerprint, parsed footer and resolved links.
+article's fingerprint, parsed footer and resolved links, and the link
+resolver's state (title keys, inferred titles, opening keys), so that an
+incremental update re-resolves only what a change touches (links.py says how
+resolution works; linkstate.py keeps that state up to date).
 
 Why SQLite: readers never block a writer (WAL), a transaction is all or
 nothing (a killed writer leaves the last good state), and ``show``/``links``
@@ -24,9 +27,17 @@ KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
 STATUS_CODES = {"resolved": 0, "ambiguous": 1, "missing": 2}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 
+# Roles of a row in ``names``: a key an article answers to before inference
+# (file name or heading), or the key of its ``<<:`` / ``>>:`` text.
+ROLE_BASE, ROLE_PREV, ROLE_NEXT = 0, 1, 2
+
+# Every index here serves a query named beside it; nothing else is indexed
+# (each index costs about as much disk as the column it copies).
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER) WITHOUT ROWID;
+-- teasers: zlib-compressed JSON list (a footer's text is most of a row);
+-- opening: the key teasers are matched against (links.KEY_PREFIX_LIMIT chars).
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
@@ -35,23 +46,50 @@ CREATE TABLE IF NOT EXISTS articles (
     shard INTEGER,
     title TEXT, title_source TEXT, title_key TEXT,
     base_title TEXT, base_source TEXT,
-    prev TEXT, next TEXT, teasers TEXT,
+    prev TEXT, next TEXT, teasers BLOB,
     opening TEXT, words INTEGER, encoding TEXT, warnings TEXT
 );
-CREATE INDEX IF NOT EXISTS articles_title_key ON articles(title_key);
+CREATE INDEX IF NOT EXISTS articles_title_key ON articles(title_key);  -- a REF typed as a title
+CREATE INDEX IF NOT EXISTS articles_opening ON articles(opening);  -- teaser prefix ranges
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT) WITHOUT ROWID;
+-- Title keys: who answers to a key (ROLE_BASE), whose nav line names it.
+CREATE TABLE IF NOT EXISTS names (
+    key TEXT NOT NULL, role INTEGER NOT NULL, art INTEGER NOT NULL,
+    PRIMARY KEY (key, role, art)
+) WITHOUT ROWID;
+-- Titles inferred from neighbours (links.infer_claims): key → the article owning it.
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, art INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS claims_art ON claims(art);  -- an article's inferred titles
+-- Nav lines whose key no file name or heading owns: where inference happens.
+CREATE TABLE IF NOT EXISTS waiting (
+    key TEXT NOT NULL, side INTEGER NOT NULL, art INTEGER NOT NULL,
+    PRIMARY KEY (key, side, art)
+) WITHOUT ROWID;
 -- One row per (link, target): a resolved link has one row, an ambiguous one a
--- row per candidate, a missing one a single row with target NULL.  keyhash is
+-- row per candidate (the first links.MAX_CANDIDATES by id; count says how
+-- many matched), a missing one a single row with target NULL.  keyhash is
 -- crc32 of the link's match key, so a change can find the links it touches.
 CREATE TABLE IF NOT EXISTS links (
     src INTEGER NOT NULL, kind INTEGER NOT NULL, ordinal INTEGER NOT NULL,
-    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, target INTEGER
+    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER
 );
-CREATE INDEX IF NOT EXISTS links_src ON links(src);
-CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE target IS NOT NULL;
-CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);
+CREATE INDEX IF NOT EXISTS links_src ON links(src);  -- an article's links
+CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE status = 0;  -- backlinks
+CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);  -- links a changed title or opening touches
 CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 """
+
+
+def encode_teasers(teasers: list[str] | tuple[str, ...]) -> bytes | None:
+    if not teasers:
+        return None
+    return zlib.compress(json.dumps(list(teasers), ensure_ascii=False).encode("utf-8"), 6)
+
+
+def decode_teasers(blob: bytes | None) -> tuple[str, ...]:
+    if not blob:
+        return ()
+    return tuple(json.loads(zlib.decompress(blob).decode("utf-8")))
 
 
 def key_hash(key: str) -> int:
@@ -90,7 +128,7 @@ _ARTICLE_COLUMNS = (
 
 def _row_to_article(row: tuple) -> ArticleRow:
     values = list(row)
-    values[13] = tuple(json.loads(values[13] or "[]"))
+    values[13] = decode_teasers(values[13])
     values[17] = tuple(json.loads(values[17] or "[]"))
     return ArticleRow(*values)
 
@@ -156,9 +194,9 @@ class Catalog:
             marks = ",".join("?" * len(chunk))
             rowids = [r[0] for r in self.db.execute(f"SELECT rowid FROM articles WHERE id IN ({marks})", chunk)]
             if rowids:
+                # Links *into* them are re-resolved by the caller (linkstate.py).
                 rmarks = ",".join("?" * len(rowids))
                 self.db.execute(f"DELETE FROM links WHERE src IN ({rmarks})", rowids)
-                self.db.execute(f"UPDATE links SET target=NULL, status=2 WHERE target IN ({rmarks})", rowids)
             self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
 
     def article(self, article_id: str) -> ArticleRow | None:
@@ -233,26 +271,25 @@ class Catalog:
         self.db.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)", skipped)
 
     # -- links ------------------------------------------------------------
-    def replace_links(self, src: int, rows: Iterable[tuple[int, int, int, int, int | None]]) -> None:
-        """Replace all links of article ``src``: rows of (kind, ordinal, keyhash, status, target)."""
-        self.db.execute("DELETE FROM links WHERE src=?", (src,))
-        self.db.executemany(
-            "INSERT INTO links(src, kind, ordinal, keyhash, status, target) VALUES (?, ?, ?, ?, ?, ?)",
-            ((src, *row) for row in rows),
-        )
+    # A link row: (kind, ordinal, keyhash, status, count, target).
+    def replace_link(self, src: int, kind: int, ordinal: int, rows: Iterable[tuple]) -> None:
+        """Replace one link of article ``src`` with ``rows``."""
+        self.db.execute("DELETE FROM links WHERE src=? AND kind=? AND ordinal=?", (src, kind, ordinal))
+        self.insert_links((src, *row) for row in rows)
 
     def clear_links(self) -> None:
         self.db.execute("DELETE FROM links")
 
-    def insert_links(self, rows: Iterable[tuple[int, int, int, int, int, int | None]]) -> None:
+    def insert_links(self, rows: Iterable[tuple]) -> None:
+        """Insert (src, kind, ordinal, keyhash, status, count, target) rows."""
         self.db.executemany(
-            "INSERT INTO links(src, kind, ordinal, keyhash, status, target) VALUES (?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO links(src, kind, ordinal, keyhash, status, count, target) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
         )
 
-    def links_of(self, src: int) -> list[tuple[int, int, int, int | None]]:
-        """(kind, ordinal, status, target) rows of one article, in footer order."""
+    def links_of(self, src: int) -> list[tuple[int, int, int, int, int | None]]:
+        """(kind, ordinal, status, count, target) rows of one article, in footer order."""
         return self.db.execute(
-            "SELECT kind, ordinal, status, target FROM links WHERE src=? ORDER BY kind, ordinal, target", (src,)
+            "SELECT kind, ordinal, status, count, target FROM links WHERE src=? ORDER BY kind, ordinal, target", (src,)
         ).fetchall()
 
     def backlinks_of(self, target: int) -> list[tuple[int, int]]:
@@ -264,26 +301,24 @@ class Catalog:
     def backlink_counts(self) -> dict[int, int]:
         return dict(self.db.execute("SELECT target, count(DISTINCT src) FROM links WHERE status=0 GROUP BY target"))
 
-    def sources_with_keyhashes(self, hashes: Iterable[int]) -> set[int]:
-        found: set[int] = set()
+    def links_with_keyhashes(self, hashes: Iterable[int]) -> set[tuple[int, int, int]]:
+        """(src, kind, ordinal) of the links whose key hashes to one of ``hashes``."""
+        found: set[tuple[int, int, int]] = set()
         for chunk in _chunks(list(set(hashes)), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(f"SELECT DISTINCT src FROM links WHERE keyhash IN ({marks})", chunk))
+            found.update(self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks})", chunk))
         return found
 
-    def sources_linking_to(self, targets: Iterable[int]) -> set[int]:
-        found: set[int] = set()
-        for chunk in _chunks(list(set(targets)), 500):
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(f"SELECT DISTINCT src FROM links WHERE target IN ({marks})", chunk))
-        return found
-
-    def iter_links(self) -> Iterator[tuple[int, int, int, int, int | None]]:
-        """(src, kind, ordinal, status, target) for every link, grouped by src."""
-        return self.db.execute("SELECT src, kind, ordinal, status, target FROM links ORDER BY src, kind, ordinal, target")
+    def iter_links(self) -> Iterator[tuple[int, int, int, int, int, int | None]]:
+        """(src, kind, ordinal, status, count, target) for every link, grouped by src."""
+        return self.db.execute(
+            "SELECT src, kind, ordinal, status, count, target FROM links ORDER BY src, kind, ordinal, target"
+        )
 
     def link_status_counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM (SELECT DISTINCT src, kind, ordinal, status FROM links) GROUP BY status")
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM (SELECT DISTINCT src, kind, ordinal, status FROM links) GROUP BY status"
+        )
         return {STATUS_NAMES[s]: n for s, n in rows}
 
     # -- spelling vocabulary ----------------------------------------------

@@ -1,6 +1,7 @@
 """Shared pieces of index updates: the update report, catalog rows for an
-article, and storing resolved links and titles.  Used by the full build
-(update.py) and the incremental update (incremental.py).
+article, and storing resolved links, titles and the resolver's state.  Used by
+the full build (update.py) and the incremental update (incremental.py,
+linkstate.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,31 @@ from dataclasses import dataclass, field
 
 from healthkb.article import Article
 from healthkb.corpus import Decoded, Skipped
-from healthkb.index.catalog import KIND_CODES, STATUS_CODES, Catalog, key_hash
-from healthkb.links import KEY_PREFIX_LIMIT, MIN_TEASER_KEY, ArticleKeys, LinkResolver, teaser_key
-from healthkb.text import match_key, title_from_filename
+from healthkb.index.catalog import (
+    KIND_CODES,
+    ROLE_BASE,
+    ROLE_NEXT,
+    ROLE_PREV,
+    STATUS_CODES,
+    Catalog,
+    decode_teasers,
+    encode_teasers,
+    key_hash,
+)
+from healthkb.links import (
+    KEY_PREFIX_LIMIT,
+    MAX_CANDIDATES,
+    MIN_TEASER_KEY,
+    RELATED,
+    Link,
+    LinkResolver,
+    Resolving,
+    base_keys,
+    nav_line,
+    opening_key,
+    teaser_key,
+)
+from healthkb.text import match_key
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -54,8 +77,8 @@ def article_values(article: Article, decoded: Decoded, size: int, mtime_ns: int,
         "base_source": article.title_source,
         "prev": article.prev,
         "next": article.next,
-        "teasers": json.dumps(article.teasers, ensure_ascii=False),
-        "opening": ArticleKeys.from_article(article).opening,
+        "teasers": encode_teasers(article.teasers),
+        "opening": opening_key(article.body)[:KEY_PREFIX_LIMIT],
         "words": article.words,
         "encoding": article.encoding,
         "warnings": json.dumps(article.warnings, ensure_ascii=False),
@@ -67,25 +90,54 @@ def shard_of(article_id: str, shards: int) -> int:
 
 
 
-def link_rows(resolver: LinkResolver, rowids: dict[str, int], prev, nxt, teasers) -> list[tuple]:
+def link_rows(link: Link, rowid_of: Callable[[str], int]) -> list[tuple]:
+    """Catalog rows of one link: (kind, ordinal, keyhash, status, count, target),
+    keeping the first MAX_CANDIDATES candidates of an ambiguous link."""
+    key = teaser_key(link.text) if link.kind == RELATED else match_key(link.text)
+    kind, status, hashed = KIND_CODES[link.kind], STATUS_CODES[link.status], key_hash(key)
+    count = link.candidate_count
+    if not link.targets:
+        return [(kind, link.ordinal, hashed, status, count, None)]
+    return [(kind, link.ordinal, hashed, status, count, rowid_of(t)) for t in link.targets[:MAX_CANDIDATES]]
+
+
+def article_link_rows(resolver: Resolving, rowid_of, prev, nxt, teasers) -> list[tuple]:
+    return [row for link in resolver.resolve("", prev, nxt, teasers) for row in link_rows(link, rowid_of)]
+
+
+def nav_names(rowid: int, prev: str | None, nxt: str | None) -> list[tuple[str, int, int]]:
+    """``names`` rows (key, role, art) of an article's nav lines."""
     rows = []
-    for link in resolver.resolve("", prev, nxt, teasers):
-        key = teaser_key(link.text) if link.kind == "related" else match_key(link.text)
-        kind, status, hashed = KIND_CODES[link.kind], STATUS_CODES[link.status], key_hash(key)
-        if link.targets:
-            rows.extend((kind, link.ordinal, hashed, status, rowids[t]) for t in link.targets)
-        else:
-            rows.append((kind, link.ordinal, hashed, status, None))
+    for role, text in ((ROLE_PREV, prev), (ROLE_NEXT, nxt)):
+        line = nav_line(text)
+        if line and line[1]:
+            rows.append((line[1], role, rowid))
     return rows
 
 
 def store_all_links(catalog: Catalog, resolver: LinkResolver) -> None:
+    """Store every link and the resolver's state (title keys, inferred titles,
+    waiting nav lines) after a full build."""
+    db = catalog.db
+    for table in ("links", "names", "claims", "waiting"):
+        db.execute(f"DELETE FROM {table}")
     rowids = catalog.rowid_map()
-    catalog.clear_links()
-    cursor = catalog.db.execute("SELECT rowid, prev, next, teasers FROM articles")
+    rows = db.execute("SELECT rowid, id, base_title, base_source, prev, next, teasers FROM articles").fetchall()
+    names = []
+    for rowid, article_id, base_title, base_source, prev, nxt, _t in rows:
+        names.extend((key, ROLE_BASE, rowid) for key in base_keys(article_id, base_title, base_source))
+        names.extend(nav_names(rowid, prev, nxt))
+    db.executemany("INSERT OR IGNORE INTO names(key, role, art) VALUES (?, ?, ?)", names)
+    owned = {key for key, role, _ in names if role == ROLE_BASE}
+    db.executemany(
+        "INSERT OR IGNORE INTO waiting(key, side, art) VALUES (?, ?, ?)",
+        ((key, role - ROLE_PREV, art) for key, role, art in names if role != ROLE_BASE and key not in owned),
+    )
+    del names, owned
+    db.executemany("INSERT INTO claims(key, art) VALUES (?, ?)", ((k, rowids[a]) for k, a in resolver.claims.items()))
     batch: list[tuple] = []
-    for src, prev, nxt, teasers in cursor.fetchall():
-        batch.extend((src, *row) for row in link_rows(resolver, rowids, prev, nxt, json.loads(teasers)))
+    for src, _id, _b, _s, prev, nxt, teasers in rows:
+        batch.extend((src, *row) for row in article_link_rows(resolver, rowids.__getitem__, prev, nxt, decode_teasers(teasers)))
         if len(batch) > 20_000:
             catalog.insert_links(batch)
             batch = []
@@ -97,14 +149,6 @@ def store_titles(catalog: Catalog, titles) -> None:
         "UPDATE articles SET title=?, title_source=?, title_key=? WHERE id=? AND title IS NOT ?",
         ((title, source, match_key(title), article_id, title) for article_id, title, source in titles),
     )
-
-
-def nav_hashes(article_id: str, titles: list[str]) -> set[int]:
-    keys = {match_key(t) for t in titles if t}
-    stem_title = title_from_filename(article_id.rsplit("/", 1)[-1])
-    if stem_title:
-        keys.add(match_key(stem_title))
-    return {key_hash(k) for k in keys if k}
 
 
 def opening_hashes(opening: str) -> set[int]:

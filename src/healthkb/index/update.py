@@ -31,7 +31,6 @@ from healthkb.index.records import (
     store_all_links,
     store_titles,
 )
-from healthkb.index.resolvercache import new_stamp, save_resolver
 from healthkb.index.store import (
     TREE_STATE_KEY,
     IndexDamaged,
@@ -198,9 +197,7 @@ def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, 
         catalog.replace_skipped((s.path, s.reason) for s in skipped)
         catalog.set_meta("generation", str(generation))
         catalog.set_meta("shards", str(shards))
-        stamp = new_stamp(catalog)
         catalog.set_meta("updated_at", str(time.time()))
-    save_resolver(paths, resolver, stamp)
     report.added = [t.id for t in tasks]
     report.skipped = skipped
 

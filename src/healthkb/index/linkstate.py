@@ -1,0 +1,319 @@
+"""Links after an incremental change, in O(change): the resolver's state lives
+in the catalog (``names``, ``claims``, ``waiting`` and the indexed ``opening``
+column), so adding, removing or editing an article updates the keys it owns or
+names, re-runs title inference only where it can happen, and re-resolves only
+the links whose key a change touches.  The result is the one a full build
+gives (tests/test_linkstate.py checks this on random KBs and changes).
+
+Nothing here is read back from a file other than the catalog: no pickle, no
+code-running format (issue 13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from healthkb.index.catalog import (
+    KIND_CODES,
+    ROLE_BASE,
+    ROLE_NEXT,
+    ROLE_PREV,
+    STATUS_CODES,
+    Catalog,
+    decode_teasers,
+    key_hash,
+)
+from healthkb.index.records import link_rows, nav_names, opening_hashes
+from healthkb.links import (
+    MAX_CANDIDATES,
+    NEXT,
+    PREV,
+    NavLines,
+    Resolving,
+    base_keys,
+    clean_text,
+    infer_claims,
+    nav_line,
+    pick_nav_title,
+)
+from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
+from healthkb.text import match_key
+
+_UPPER = "\U0010ffff"  # sorts after every character a match key holds
+
+
+class CatalogResolver(Resolving):
+    """Resolves links with lookups in the catalog (same answers as LinkResolver,
+    ambiguous candidates capped at MAX_CANDIDATES)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__()
+        self.db = catalog.db
+        self._owners: dict[str, tuple[str, ...]] = {}
+
+    def title_owners(self, key: str) -> tuple[str, ...]:
+        found = self._owners.get(key)
+        if found is None:
+            rows = self.db.execute(
+                "SELECT a.id FROM names n JOIN articles a ON a.rowid = n.art WHERE n.key=? AND n.role=? "
+                "UNION SELECT a.id FROM claims c JOIN articles a ON a.rowid = c.art WHERE c.key=?",
+                (key, ROLE_BASE, key),
+            )
+            found = self._owners[key] = tuple(sorted(r[0] for r in rows))
+        return found
+
+    def opening_matches(self, key: str) -> tuple[tuple[str, ...], int]:
+        bounds = (key, key + _UPPER)
+        ids = self.db.execute(
+            "SELECT id FROM articles WHERE opening >= ? AND opening < ? ORDER BY id LIMIT ?", (*bounds, MAX_CANDIDATES)
+        ).fetchall()
+        if len(ids) < MAX_CANDIDATES:
+            return tuple(r[0] for r in ids), len(ids)
+        count = self.db.execute("SELECT count(*) FROM articles WHERE opening >= ? AND opening < ?", bounds).fetchone()[0]
+        return tuple(r[0] for r in ids), count
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """What the catalog knew of a changed or removed article before the change."""
+
+    rowid: int
+    id: str
+    base_title: str
+    base_source: str
+    prev: str | None
+    next: str | None
+    opening: str
+    title: str
+    shard: int
+
+
+def snapshot(catalog: Catalog, ids) -> dict[str, Before]:
+    found = {}
+    for article_id in ids:
+        row = catalog.db.execute(
+            "SELECT rowid, id, base_title, base_source, prev, next, opening, title, shard FROM articles WHERE id=?",
+            (article_id,),
+        ).fetchone()
+        if row:
+            found[article_id] = Before(*row)
+    return found
+
+
+@dataclass(slots=True)
+class LinkUpdate:
+    titles: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → display title, source
+    retitled: list[str] = field(default_factory=list)  # unchanged articles whose display title changed
+    link_summary: dict[str, tuple[int, int]] = field(default_factory=dict)  # changed id → (resolved, total)
+    revived: int = 0  # links of other articles that were missing and now resolve
+
+
+def _nav_keys(prev: str | None, nxt: str | None) -> set[str]:
+    return {key for key, _role, _art in nav_names(0, prev, nxt)}
+
+
+def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str], removed: list[str]) -> LinkUpdate:
+    """Bring names, claims, titles and links up to date after the articles rows
+    of ``changed`` were written and those of ``removed`` deleted (inside the
+    caller's transaction)."""
+    db = catalog.db
+    now = {
+        row[1]: row
+        for article_id in changed
+        for row in db.execute(
+            "SELECT rowid, id, base_title, base_source, prev, next, opening FROM articles WHERE id=?", (article_id,)
+        )
+    }
+    base_changed: set[str] = set()  # keys whose base owners may have changed
+    touched: set[str] = set()  # keys whose waiting lines may have changed
+    hashes: set[int] = set()
+    for old in before.values():
+        old_base = base_keys(old.id, old.base_title, old.base_source)
+        old_nav = nav_names(old.rowid, old.prev, old.next)
+        db.executemany("DELETE FROM names WHERE key=? AND role=? AND art=?", [(k, ROLE_BASE, old.rowid) for k in old_base])
+        db.executemany("DELETE FROM names WHERE key=? AND role=? AND art=?", old_nav)
+        db.executemany("DELETE FROM waiting WHERE key=? AND side=? AND art=?", [(k, r - ROLE_PREV, a) for k, r, a in old_nav])
+        base_changed |= old_base
+        touched |= {key for key, _r, _a in old_nav}
+        hashes |= opening_hashes(old.opening or "")
+    for rowid, article_id, base_title, base_source, prev, nxt, opening in now.values():
+        new_base = base_keys(article_id, base_title, base_source)
+        db.executemany("INSERT OR IGNORE INTO names(key, role, art) VALUES (?, ?, ?)", [(k, ROLE_BASE, rowid) for k in new_base])
+        new_nav = nav_names(rowid, prev, nxt)
+        db.executemany("INSERT OR IGNORE INTO names(key, role, art) VALUES (?, ?, ?)", new_nav)
+        base_changed |= new_base
+        touched |= {key for key, _r, _a in new_nav}
+        hashes |= opening_hashes(opening or "")
+    touched |= base_changed
+    for key in touched:
+        _refresh_waiting(db, key)
+
+    old_claims = dict(db.execute("SELECT key, art FROM claims"))
+    new_claims = _infer(catalog)
+    moved = {k for k in old_claims.keys() | new_claims.keys() if old_claims.get(k) != new_claims.get(k)}
+    for key in moved:
+        db.execute("DELETE FROM claims WHERE key=?", (key,))
+        if key in new_claims:
+            db.execute("INSERT INTO claims(key, art) VALUES (?, ?)", (key, new_claims[key]))
+    owners_changed = base_changed | moved
+    hashes |= {key_hash(k) for k in owners_changed}
+
+    # Display titles that can change: the changed articles', every article
+    # owning (before or after) a key whose owners changed, and the articles
+    # that the changed articles' nav lines name (before or after).
+    removed_rowids = {before[i].rowid for i in removed if i in before}
+    targets = {row[0] for row in now.values()}
+    targets |= {old_claims[k] for k in moved if k in old_claims} | {new_claims[k] for k in moved if k in new_claims}
+    nav_named = set()
+    for old in before.values():
+        nav_named |= _nav_keys(old.prev, old.next)
+    for row in now.values():
+        nav_named |= _nav_keys(row[4], row[5])
+    for key in owners_changed | nav_named:
+        targets |= _owner_rowids(db, key)
+    targets -= removed_rowids
+    update = LinkUpdate()
+    changed_rowids = {row[0] for row in now.values()}
+    for rowid in sorted(targets):
+        article_id, title, source, old_title = _display_title(db, rowid)
+        if (title, source) != old_title:
+            db.execute(
+                "UPDATE articles SET title=?, title_source=?, title_key=? WHERE rowid=?",
+                (title, source, match_key(title), rowid),
+            )
+            if rowid not in changed_rowids:
+                update.retitled.append(article_id)
+        if rowid in changed_rowids:
+            update.titles[article_id] = (title, source)
+    update.retitled.sort()
+    _reresolve(catalog, now, hashes, removed_rowids, update)
+    return update
+
+
+def _owner_rowids(db, key: str) -> set[int]:
+    rows = db.execute(
+        "SELECT art FROM names WHERE key=? AND role=? UNION SELECT art FROM claims WHERE key=?", (key, ROLE_BASE, key)
+    )
+    return {r[0] for r in rows}
+
+
+def _refresh_waiting(db, key: str) -> None:
+    """A key's nav lines wait (take part in inference) when no article owns
+    the key by its file name or heading."""
+    db.execute("DELETE FROM waiting WHERE key=?", (key,))
+    if db.execute("SELECT 1 FROM names WHERE key=? AND role=? LIMIT 1", (key, ROLE_BASE)).fetchone():
+        return
+    db.execute(
+        "INSERT INTO waiting(key, side, art) SELECT key, role - ?, art FROM names WHERE key=? AND role IN (?, ?)",
+        (ROLE_PREV, key, ROLE_PREV, ROLE_NEXT),
+    )
+
+
+def _infer(catalog: Catalog) -> dict[str, int]:
+    """Title inference over the part of the KB where it can happen: articles
+    with a waiting nav line, and the articles whose nav lines lead to those
+    (links.infer_claims explains why that part is enough).  Cost: the size of
+    that part, which is empty when every nav line names an existing title."""
+    db = catalog.db
+    waiters = {r[0] for r in db.execute("SELECT DISTINCT art FROM waiting")}
+    if not waiters:
+        return {}
+    region = set(waiters)
+    # Sources: articles whose nav key is a base key of a waiter.
+    for art in waiters:
+        row = db.execute("SELECT id, base_title, base_source FROM articles WHERE rowid=?", (art,)).fetchone()
+        for key in base_keys(*row):
+            region |= {r[0] for r in db.execute("SELECT art FROM names WHERE key=? AND role IN (?, ?)", (key, ROLE_PREV, ROLE_NEXT))}
+    nav: NavLines = {}
+    headed: set[str] = set()
+    rowid_of: dict[str, int] = {}
+    for art in region:
+        article_id, base_source, prev, nxt = db.execute(
+            "SELECT id, base_source, prev, next FROM articles WHERE rowid=?", (art,)
+        ).fetchone()
+        rowid_of[article_id] = art
+        if base_source == TITLE_FROM_HEADING:
+            headed.add(article_id)
+        lines = (nav_line(prev), nav_line(nxt))
+        if lines != (None, None):
+            nav[article_id] = lines
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def owners(key: str) -> tuple[str, ...]:
+        if key not in cache:
+            rows = db.execute(
+                "SELECT a.id FROM names n JOIN articles a ON a.rowid = n.art WHERE n.key=? AND n.role=?", (key, ROLE_BASE)
+            )
+            cache[key] = tuple(sorted(r[0] for r in rows))
+        return cache[key]
+
+    claims = infer_claims(nav, owners, headed)
+    return {key: rowid_of[article_id] for key, article_id in claims.items()}
+
+
+def _display_title(db, rowid: int) -> tuple[str, str, str, tuple[str, str]]:
+    """(id, display title, source, (stored title, source)) of one article:
+    heading > the nav text neighbours use for it > file name > body."""
+    article_id, base_title, base_source, title, title_source = db.execute(
+        "SELECT id, base_title, base_source, title, title_source FROM articles WHERE rowid=?", (rowid,)
+    ).fetchone()
+    stored = (title, title_source)
+    if base_source == TITLE_FROM_HEADING:
+        return article_id, clean_text(base_title), base_source, stored
+    keys = base_keys(article_id, base_title, base_source)
+    keys |= {r[0] for r in db.execute("SELECT key FROM claims WHERE art=?", (rowid,))}
+    namings = []
+    for key in keys:
+        if _owner_rowids(db, key) != {rowid}:
+            continue
+        for source, role in db.execute(
+            "SELECT art, role FROM names WHERE key=? AND role IN (?, ?) AND art != ?", (key, ROLE_PREV, ROLE_NEXT, rowid)
+        ).fetchall():
+            source_id, prev, nxt = db.execute("SELECT id, prev, next FROM articles WHERE rowid=?", (source,)).fetchone()
+            namings.append((source_id, clean_text(prev if role == ROLE_PREV else nxt)))
+    if namings:
+        return article_id, pick_nav_title(namings), TITLE_FROM_NAV, stored
+    return article_id, clean_text(base_title), base_source, stored
+
+
+def _reresolve(catalog: Catalog, now: dict, hashes: set[int], removed_rowids: set[int], update: LinkUpdate) -> None:
+    """Re-resolve every link of the changed articles, and the links elsewhere
+    whose key hashes to a key or opening prefix the change touched."""
+    db = catalog.db
+    resolver = CatalogResolver(catalog)
+    rowid_cache: dict[str, int] = {}
+
+    def rowid_of(article_id: str) -> int:
+        if article_id not in rowid_cache:
+            rowid_cache[article_id] = db.execute("SELECT rowid FROM articles WHERE id=?", (article_id,)).fetchone()[0]
+        return rowid_cache[article_id]
+
+    for rowid, article_id, _bt, _bs, prev, nxt, _o in now.values():
+        db.execute("DELETE FROM links WHERE src=?", (rowid,))
+        teasers = decode_teasers(db.execute("SELECT teasers FROM articles WHERE rowid=?", (rowid,)).fetchone()[0])
+        links = resolver.resolve(article_id, prev, nxt, teasers)
+        catalog.insert_links((rowid, *row) for link in links for row in link_rows(link, rowid_of))
+        resolved = sum(1 for link in links if link.status == "resolved")
+        update.link_summary[article_id] = (resolved, len(links))
+    changed_rowids = {row[0] for row in now.values()}
+    affected = sorted(
+        link for link in catalog.links_with_keyhashes(hashes) if link[0] not in changed_rowids | removed_rowids
+    )
+    sources: dict[int, tuple] = {}
+    missing, resolved = STATUS_CODES["missing"], STATUS_CODES["resolved"]
+    for src, kind, ordinal in affected:
+        if src not in sources:
+            sources[src] = db.execute("SELECT prev, next, teasers FROM articles WHERE rowid=?", (src,)).fetchone()
+        prev, nxt, blob = sources[src]
+        old_status = db.execute(
+            "SELECT status FROM links WHERE src=? AND kind=? AND ordinal=? LIMIT 1", (src, kind, ordinal)
+        ).fetchone()[0]
+        if kind == KIND_CODES[PREV]:
+            link = resolver.resolve_nav(PREV, prev)
+        elif kind == KIND_CODES[NEXT]:
+            link = resolver.resolve_nav(NEXT, nxt)
+        else:
+            link = resolver.resolve_teaser(ordinal, decode_teasers(blob)[ordinal - 1])
+        catalog.replace_link(src, kind, ordinal, link_rows(link, rowid_of))
+        if old_status == missing and STATUS_CODES[link.status] == resolved:
+            update.revived += 1
