@@ -171,9 +171,9 @@ def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str]
         nav_named |= _nav_keys(row[4], row[5])
     for key in owners_changed | nav_named:
         targets |= _owner_rowids(db, key)
-    targets -= removed_rowids
-    update = LinkUpdate()
     changed_rowids = {row[0] for row in now.values()}
+    targets -= removed_rowids - changed_rowids  # SQLite may give a removed rowid to an added article
+    update = LinkUpdate()
     for rowid in sorted(targets):
         article_id, title, source, old_title = _display_title(db, rowid)
         if (title, source) != old_title:

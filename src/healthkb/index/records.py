@@ -146,8 +146,8 @@ def store_all_links(catalog: Catalog, resolver: LinkResolver) -> None:
 
 def store_titles(catalog: Catalog, titles) -> None:
     catalog.db.executemany(
-        "UPDATE articles SET title=?, title_source=?, title_key=? WHERE id=? AND title IS NOT ?",
-        ((title, source, match_key(title), article_id, title) for article_id, title, source in titles),
+        "UPDATE articles SET title=?, title_source=?, title_key=? WHERE id=? AND (title IS NOT ? OR title_source IS NOT ?)",
+        ((title, source, match_key(title), article_id, title, source) for article_id, title, source in titles),
     )
 
 
