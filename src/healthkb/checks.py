@@ -54,24 +54,33 @@ _MARKS = {PREV: "<<:", NEXT: ">>:"}
 _DIGITS = re.compile(r"(\d+)")
 
 
+MASS_LINKS = 10  # this many links with the same text and answer become one problem line
+_MAX_SOURCES = 20  # article ids a mass-link problem lists in --json
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     kind: str
-    id: str  # the article id, or the file path for a skipped file
+    id: str  # the article id (the first, for a mass-link line), or the file path for a skipped file
     detail: str
+    links: int = 1  # how many links this line stands for (more than 1: the same teaser in many articles)
+    sources: tuple[str, ...] = ()  # a mass-link line's first _MAX_SOURCES article ids
 
 
-def describe_link(link: Link) -> str:
-    """How a detail names a link: ``">>: text"`` or ``teaser 3 "text…"``."""
+def describe_link(link: Link, numbered: bool = True) -> str:
+    """How a detail names a link: ``">>: text"`` or ``teaser 3 "text…"``
+    (``teaser "text…"`` when not ``numbered``)."""
     if link.kind in _MARKS:
         return f'"{_MARKS[link.kind]} {shorten(link.text, _TEXT_WIDTH)}"'
-    return f'teaser {link.ordinal} "{shorten(link.text, _TEXT_WIDTH)}…"'
+    number = f"{link.ordinal} " if numbered else ""
+    return f'teaser {number}"{shorten(link.text, _TEXT_WIDTH)}…"'
 
 
-def _id_list(ids: Sequence[str]) -> str:
+def _id_list(ids: Sequence[str], count: int | None = None) -> str:
+    """The first ids and "and 1,065 more" (``count``: how many there are in all)."""
     shown = ", ".join(ids[:_MAX_LISTED])
-    more = len(ids) - _MAX_LISTED
-    return f"{shown} and {more} more" if more > 0 else shown
+    more = (len(ids) if count is None else count) - min(len(ids), _MAX_LISTED)
+    return f"{shown} and {more:,} more" if more > 0 else shown
 
 
 def _natural(detail: str) -> list[str | int]:
@@ -94,8 +103,11 @@ def article_problems(
     body_words: int,
     encoding: str,
     warnings: Iterable[str] = (),
+    with_links: bool = True,
 ) -> list[Problem]:
-    """Problems of one article, from its resolved links and a few facts."""
+    """Problems of one article, from its resolved links and a few facts
+    (without those of unresolved links when ``with_links`` is false: the
+    caller passes them to :func:`summarised_link_problems`)."""
     del title  # part of the record the caller has at hand; details name ids
     problems: list[Problem] = []
 
@@ -107,20 +119,62 @@ def article_problems(
     if body_words == 0:
         add(EMPTY_BODY, "the article has no body text")
     for link in links:
-        if link.status == MISSING and link.kind == RELATED and is_weak_teaser(link.text):
-            add(
-                WEAK_TEASER,
-                f"{describe_link(link)} is too short to match an article "
-                f"({len(teaser_key(link.text))} letters or digits; {MIN_TEASER_KEY} needed)",
-            )
-        elif link.status == MISSING:
-            kind = {PREV: MISSING_PREV, NEXT: MISSING_NEXT}.get(link.kind, MISSING_RELATED)
-            add(kind, f"{describe_link(link)} matches no article")
-        elif link.status == AMBIGUOUS:
-            add(AMBIGUOUS_LINK, f"{describe_link(link)} matches {_id_list(link.targets)}")
+        if with_links:
+            problems += link_problems(article_id, link)
         if article_id in link.targets:
             add(SELF_LINK, f"{describe_link(link)} leads back to this article")
     return sort_problems(problems)
+
+
+def _link_kind(link: Link) -> str | None:
+    """The problem kind of an unresolved link (None for a resolved one)."""
+    if link.status == MISSING and link.kind == RELATED and is_weak_teaser(link.text):
+        return WEAK_TEASER
+    if link.status == MISSING:
+        return {PREV: MISSING_PREV, NEXT: MISSING_NEXT}.get(link.kind, MISSING_RELATED)
+    return AMBIGUOUS_LINK if link.status == AMBIGUOUS else None
+
+
+def _verdict(kind: str, link: Link) -> str:
+    if kind == WEAK_TEASER:
+        return (
+            f"is too short to match an article "
+            f"({len(teaser_key(link.text))} letters or digits; {MIN_TEASER_KEY} needed)"
+        )
+    if kind == AMBIGUOUS_LINK:
+        return f"matches {_id_list(link.targets, link.candidate_count)}"
+    return "matches no article"
+
+
+def link_problems(article_id: str, link: Link) -> list[Problem]:
+    """The problem of one unresolved link (none for a resolved one)."""
+    kind = _link_kind(link)
+    return [Problem(kind, article_id, f"{describe_link(link)} {_verdict(kind, link)}")] if kind else []
+
+
+def summarised_link_problems(pairs: Iterable[tuple[str, Link]]) -> list[Problem]:
+    """Problems of unresolved links, given as (article id, link): one line per
+    link, except that :data:`MASS_LINKS` or more links with the same text,
+    kind and answer (boilerplate teasers quoted in thousands of articles)
+    become one line that counts them, so a report stays readable and bounded.
+    Memory: the ids of the articles with unresolved links."""
+    groups: dict[tuple, list[tuple[str, Link]]] = {}
+    for article_id, link in pairs:
+        kind = _link_kind(link)
+        if kind:
+            key = (kind, link.kind, link.text, link.targets, link.candidate_count)
+            groups.setdefault(key, []).append((article_id, link))
+    problems: list[Problem] = []
+    for (kind, *_rest), members in groups.items():
+        if len(members) < MASS_LINKS:
+            problems += [p for article_id, link in members for p in link_problems(article_id, link)]
+            continue
+        sources = sorted(article_id for article_id, _ in members)
+        link = members[0][1]
+        where = f"in {len(sources):,} articles ({_id_list(sources[:3], len(sources))})"
+        detail = f"{describe_link(link, numbered=False)} {where} {_verdict(kind, link)}"
+        problems.append(Problem(kind, sources[0], detail, len(sources), tuple(sources[:_MAX_SOURCES])))
+    return problems
 
 
 def skipped_problems(skipped: Iterable[tuple[str, str]]) -> list[Problem]:
@@ -222,8 +276,10 @@ def kb_problems(
             body_words=article.words,
             encoding=article.encoding,
             warnings=article.warnings,
+            with_links=False,
         )
     ]
+    problems += summarised_link_problems((a.id, link) for a in articles for link in links[a.id])
     problems += global_problems(((i, t) for i, t, _ in resolver.titles()), links.items())
     problems += skipped_problems(skipped)
     return sort_problems(problems)

@@ -16,7 +16,10 @@ LIST_MAX_WIDTH = 120  # a list wider than this is no easier to read
 
 
 def link_json(link, titles: dict[str, str]) -> dict:
-    """SPEC's LINK object: {text, status, id, candidates} (+ title of the target)."""
+    """SPEC's LINK object: {text, status, id, candidates} (+ title of the target).
+
+    ``candidates`` holds at most links.MAX_CANDIDATES ids; ``candidate_count``
+    says how many articles matched."""
     target = link.targets[0] if link.status == "resolved" else None
     return {
         "kind": link.kind,
@@ -25,6 +28,7 @@ def link_json(link, titles: dict[str, str]) -> dict:
         "id": target,
         "title": titles.get(target) if target else None,
         "candidates": list(link.targets),
+        "candidate_count": link.candidate_count,
     }
 
 
@@ -48,7 +52,8 @@ def see_also(payload: dict, backlinks: int, article_id: str, width: int, color: 
             return link["id"]
         if link["status"] == "ambiguous":
             shown = ", ".join(link["candidates"][:3])
-            return f"(ambiguous: {shown}{'…' if len(link['candidates']) > 3 else ''})"
+            more = link["candidate_count"] - min(len(link["candidates"]), 3)
+            return f"(ambiguous: {shown}{f' and {more:,} more' if more > 0 else ''})"
         return "(not in this knowledge base)"
 
     marks, pairs = [], []

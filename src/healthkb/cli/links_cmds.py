@@ -51,14 +51,20 @@ def _backlinks_json(backlinks) -> list[dict]:
 
 def _link_rows(payload: dict) -> list[tuple[str, str, str, list[str]]]:
     """(link, status, text, target ids) for every outgoing link; the link is
-    prev, next, or the related link's number (as `show` and `read` number them)."""
+    prev, next, or the related link's number (as `show` and `read` number them).
+    An ambiguous link's capped candidates end with "and 1,065 more"."""
+
+    def targets(link: dict) -> list[str]:
+        more = link["candidate_count"] - len(link["candidates"])
+        return list(link["candidates"]) + ([f"and {more:,} more"] if more > 0 else [])
+
     rows = []
     for key in ("prev", "next"):
         link = payload[key]
         if link:
-            rows.append((key, link["status"], link["text"], list(link["candidates"])))
+            rows.append((key, link["status"], link["text"], targets(link)))
     for number, link in enumerate(payload["related"], 1):
-        rows.append((str(number), link["status"], link["text"].rstrip() + "…", list(link["candidates"])))
+        rows.append((str(number), link["status"], link["text"].rstrip() + "…", targets(link)))
     return rows
 
 
@@ -79,7 +85,8 @@ def _link_table(payload: dict, width: int) -> str:
     cells = []
     for kind, status, text, ids in rows:
         cells.append((kind, status, text))
-        cells.extend(("", "", f"{'→' if n == 0 else 'or'} {target}") for n, target in enumerate(ids))
+        marks = ["→ "] + ["" if target.startswith("and ") else "or " for target in ids[1:]]
+        cells.extend(("", "", mark + target) for mark, target in zip(marks, ids))
     return table(cells, ["link", "status", "text → target"], width, shrink=(2,))
 
 
@@ -179,6 +186,14 @@ def _problem_table(problems, width: int) -> str:
     return table(cells, ["kind", "article and detail"], width, shrink=(1,))
 
 
+def _problem_json(problem) -> dict:
+    found = {"kind": problem.kind, "id": problem.id, "detail": problem.detail}
+    if problem.links > 1:  # a line standing for many links: how many, and the first articles
+        found["links"] = problem.links
+        found["sources"] = list(problem.sources)
+    return found
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_ctx
@@ -189,6 +204,10 @@ def check(ctx, as_json: bool) -> None:
     one_way_nav (A's >>: leads to B but B's <<: does not lead back), self_link,
     weak_teaser (too short to match), duplicate_title, empty_body, encoding
     (not UTF-8, read as cp1252) and skipped (files that are not articles).
+
+    The same unresolved teaser or nav text in 10 or more articles is one line
+    that counts them; in --json such a problem also has "links" (how many)
+    and "sources" (the first 20 article ids).
 
     \b
     Examples:
@@ -202,7 +221,7 @@ def check(ctx, as_json: bool) -> None:
         problems = all_problems(ix)
         articles = ix.catalog.count()
     if as_json:
-        emit(to_json({"problems": [{"kind": p.kind, "id": p.id, "detail": p.detail} for p in problems]}))
+        emit(to_json({"problems": [_problem_json(p) for p in problems]}))
     elif problems:
         # Machines read `check --json`; people get a table that fits.
         emit(_problem_table(problems, min(terminal_width(), TABLE_MAX_WIDTH)), pager=True)

@@ -288,17 +288,31 @@ def stats(ix: KBIndex) -> Stats:
 
 
 def all_problems(ix: KBIndex):
-    """Every problem `check` reports, computed from the catalog."""
-    from healthkb.checks import article_problems, global_problems, skipped_problems, sort_problems
+    """Every problem `check` reports, computed from the catalog.
+
+    The same unresolved teaser in many articles is one line with a count
+    (checks.summarised_link_problems), so the report stays bounded."""
+    from healthkb.checks import (
+        article_problems,
+        global_problems,
+        skipped_problems,
+        sort_problems,
+        summarised_link_problems,
+    )
 
     problems = []
     nav_links: list[tuple[str, list[Link]]] = []
+    unresolved: list[tuple[str, Link]] = []
     for row in ix.catalog.iter_articles():
         links = ix.links(row)
-        problems += article_problems(row.id, row.title, links, body_words=row.words, encoding=row.encoding, warnings=row.warnings)
+        problems += article_problems(
+            row.id, row.title, links, body_words=row.words, encoding=row.encoding, warnings=row.warnings, with_links=False
+        )
+        unresolved += ((row.id, link) for link in links if link.status != "resolved")
         nav = [link for link in links if link.kind != "related"]
         if nav:
             nav_links.append((row.id, nav))
+    problems += summarised_link_problems(unresolved)
     problems += global_problems(ix.catalog.id_titles(), nav_links)
     problems += skipped_problems(ix.catalog.skipped())
     return sort_problems(problems)
