@@ -461,3 +461,40 @@ def test_a_lock_file_left_by_a_dead_writer_does_not_block(small_kb):
     assert_clean(done)
     assert time.monotonic() - started < 20
     assert json.loads(cli("search", "zygapophyseal", "--json").stdout)["hits"][0]["id"] == edited
+
+
+def test_a_crafted_pickle_in_the_search_index_never_runs_code(small_kb, tmp_path):
+    """Issue 13: Whoosh keeps its schema as a pickle in the table of contents.
+    A crafted one is refused (read as damage, the index is rebuilt) instead
+    of running code."""
+    import pickle
+
+    assert_clean(cli("reindex"))
+    marker = tmp_path / "code-ran"
+    tocs = sorted((small_kb / STATE_DIR_NAME).glob("whoosh-*/*/_MAIN_*.toc")) or sorted(
+        (small_kb / STATE_DIR_NAME).glob("whoosh-*/_MAIN_*.toc")
+    )
+    assert tocs
+    from whoosh.filedb.structfile import StructFile
+
+    for toc in tocs:
+        # Whoosh's layout: two ints, three varints, the pickled schema as a
+        # string, then the rest; only the schema is replaced.
+        with open(toc, "rb") as handle:
+            original = StructFile(handle)
+            header = (original.read_int(), original.read_int(), [original.read_varint() for _ in range(3)])
+            original.read_string()
+            rest = handle.read()
+        with open(toc, "wb") as handle:
+            stream = StructFile(handle)
+            stream.write_int(header[0])
+            stream.write_int(header[1])
+            for number in header[2]:
+                stream.write_varint(number)
+            stream.write_string(pickle.dumps(_RunsCode(marker), 2))
+            handle.write(rest)
+    for command in (["search", "lumbar", "--json"], ["reindex"], ["search", "lumbar"]):
+        cli(*command)
+    assert not marker.exists()
+    assert json.loads(cli("search", "lumbar", "--json").stdout)["hits"]
+    assert_index_matches_files(small_kb)

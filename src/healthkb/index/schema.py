@@ -19,6 +19,10 @@ from whoosh.analysis import STOP_WORDS, Token, Tokenizer
 from whoosh.lang.porter import stem as porter_stem
 from whoosh.support.charset import accent_map
 
+from healthkb.index.safepickle import install as _install_safe_unpickler
+
+_install_safe_unpickler()  # every module that opens an index imports this one first
+
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*")
 # Characters that may sit inside a word of unfolded text without ending it:
 # combining marks (text stored decomposed, NFD) and invisible format
