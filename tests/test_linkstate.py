@@ -145,7 +145,7 @@ def link_state(root: Path) -> dict:
         ids = dict(db.execute("SELECT rowid, id FROM articles"))
         articles = sorted(db.execute("SELECT id, title, title_source, title_key, opening FROM articles"))
         links = sorted(
-            (ids[src], kind, ordinal, keyhash, status, count, ids.get(target))
+            (ids[src], kind, ordinal, -1 if keyhash is None else keyhash, status, count, ids.get(target))
             for src, kind, ordinal, keyhash, status, count, target in db.execute("SELECT * FROM links")
         )
         names = sorted((key, role, ids[art]) for key, role, art in db.execute("SELECT key, role, art FROM names"))

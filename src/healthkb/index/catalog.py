@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 8  # 8: terms of NFC text, invisible characters dropped (issue 13)
+SCHEMA_VERSION = 9  # 9: link resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
 CATALOG_NAME = "catalog.sqlite"
 
 KIND_CODES = {"prev": 0, "next": 1, "related": 2}
@@ -65,17 +65,19 @@ CREATE TABLE IF NOT EXISTS waiting (
     key TEXT NOT NULL, side INTEGER NOT NULL, art INTEGER NOT NULL,
     PRIMARY KEY (key, side, art)
 ) WITHOUT ROWID;
--- One row per (link, target): a resolved link has one row, an ambiguous one a
--- row per candidate (the first links.MAX_CANDIDATES by id; count says how
--- many matched), a missing one a single row with target NULL.  keyhash is
--- crc32 of the link's match key, so a change can find the links it touches.
+-- One row per (link, target), clustered by source article (no rowid, no
+-- separate index on src): a resolved link has one row, an ambiguous one a row
+-- per candidate (the first links.MAX_CANDIDATES by id; count says how many
+-- matched), a missing one a single row with target 0.  keyhash (crc32 of the
+-- link's match key, so that a change finds the links it touches) is set on a
+-- link's first row only, which keeps its index to one entry per link.
 CREATE TABLE IF NOT EXISTS links (
     src INTEGER NOT NULL, kind INTEGER NOT NULL, ordinal INTEGER NOT NULL,
-    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER
-);
-CREATE INDEX IF NOT EXISTS links_src ON links(src);  -- an article's links
+    keyhash INTEGER, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER NOT NULL,
+    PRIMARY KEY (src, kind, ordinal, target)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE status = 0;  -- backlinks
-CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);  -- links a changed title or opening touches
+CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash) WHERE keyhash IS NOT NULL;  -- links a change touches
 CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 """
 
@@ -271,7 +273,7 @@ class Catalog:
         self.db.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)", skipped)
 
     # -- links ------------------------------------------------------------
-    # A link row: (kind, ordinal, keyhash, status, count, target).
+    # A link row: (kind, ordinal, keyhash, status, count, target); target 0 = none.
     def replace_link(self, src: int, kind: int, ordinal: int, rows: Iterable[tuple]) -> None:
         """Replace one link of article ``src`` with ``rows``."""
         self.db.execute("DELETE FROM links WHERE src=? AND kind=? AND ordinal=?", (src, kind, ordinal))
@@ -289,7 +291,8 @@ class Catalog:
     def links_of(self, src: int) -> list[tuple[int, int, int, int, int | None]]:
         """(kind, ordinal, status, count, target) rows of one article, in footer order."""
         return self.db.execute(
-            "SELECT kind, ordinal, status, count, target FROM links WHERE src=? ORDER BY kind, ordinal, target", (src,)
+            "SELECT kind, ordinal, status, count, NULLIF(target, 0) FROM links WHERE src=? ORDER BY kind, ordinal, target",
+            (src,),
         ).fetchall()
 
     def backlinks_of(self, target: int) -> list[tuple[int, int]]:
@@ -306,13 +309,15 @@ class Catalog:
         found: set[tuple[int, int, int]] = set()
         for chunk in _chunks(list(set(hashes)), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks})", chunk))
+            found.update(
+                self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks}) AND keyhash IS NOT NULL", chunk)
+            )
         return found
 
     def iter_links(self) -> Iterator[tuple[int, int, int, int, int, int | None]]:
         """(src, kind, ordinal, status, count, target) for every link, grouped by src."""
         return self.db.execute(
-            "SELECT src, kind, ordinal, status, count, target FROM links ORDER BY src, kind, ordinal, target"
+            "SELECT src, kind, ordinal, status, count, NULLIF(target, 0) FROM links ORDER BY src, kind, ordinal, target"
         )
 
     def link_status_counts(self) -> dict[str, int]:

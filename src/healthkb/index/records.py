@@ -92,13 +92,13 @@ def shard_of(article_id: str, shards: int) -> int:
 
 def link_rows(link: Link, rowid_of: Callable[[str], int]) -> list[tuple]:
     """Catalog rows of one link: (kind, ordinal, keyhash, status, count, target),
-    keeping the first MAX_CANDIDATES candidates of an ambiguous link."""
+    keeping the first MAX_CANDIDATES candidates of an ambiguous link; target 0
+    when there is none, keyhash on the first row only (catalog.py says why)."""
     key = teaser_key(link.text) if link.kind == RELATED else match_key(link.text)
-    kind, status, hashed = KIND_CODES[link.kind], STATUS_CODES[link.status], key_hash(key)
-    count = link.candidate_count
-    if not link.targets:
-        return [(kind, link.ordinal, hashed, status, count, None)]
-    return [(kind, link.ordinal, hashed, status, count, rowid_of(t)) for t in link.targets[:MAX_CANDIDATES]]
+    kind, status, count = KIND_CODES[link.kind], STATUS_CODES[link.status], link.candidate_count
+    targets = [rowid_of(t) for t in link.targets[:MAX_CANDIDATES]] or [0]
+    hashes = [key_hash(key)] + [None] * (len(targets) - 1)
+    return [(kind, link.ordinal, hashed, status, count, target) for hashed, target in zip(hashes, targets)]
 
 
 def article_link_rows(resolver: Resolving, rowid_of, prev, nxt, teasers) -> list[tuple]:
