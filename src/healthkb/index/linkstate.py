@@ -24,20 +24,10 @@ from healthkb.index.catalog import (
     key_hash,
 )
 from healthkb.index.records import link_rows, nav_names, opening_hashes
-from healthkb.links import (
-    MAX_CANDIDATES,
-    NEXT,
-    PREV,
-    NavLines,
-    Resolving,
-    base_keys,
-    clean_text,
-    infer_claims,
-    nav_line,
-    pick_nav_title,
-)
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
+from healthkb.links import MAX_CANDIDATES, NEXT, PREV, Resolving, base_keys, clean_text, nav_line
 from healthkb.text import match_key
+from healthkb.titles import NavLines, infer_claims, pick_nav_title
 
 _UPPER = "\U0010ffff"  # sorts after every character a match key holds
 
