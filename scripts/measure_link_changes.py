@@ -7,9 +7,14 @@
 KB_DIR must hold an up-to-date index (`healthkb --kb KB_DIR reindex`).  Each
 change is made, measured with /usr/bin/time -v (wall seconds, CPU seconds,
 maximum resident set), and undone by the next one, so the KB ends as it
-started (plus nothing).  `--hub N` also measures the bad input "one article
-linked from N others": it appends that article's opening as a teaser to N
-articles, reindexes, then times removing and adding the hub back.
+started.
+
+    python scripts/measure_link_changes.py NEW_DIR --hub 50000
+
+measures the bad input "one article linked from N others" instead: it writes
+N short articles whose one teaser quotes a hub article into NEW_DIR, builds
+the index, then times removing the hub (N links turn missing) and adding it
+back (N links resolve again).
 Prints one line per change and the catalog size beside the corpus size.
 Stdlib only; the machine's load is printed too, since wall time depends on it.
 """
@@ -66,6 +71,27 @@ def report(label: str, found: dict) -> None:
     print(f"{label:24s} wall {found['wall']:6.2f} s  cpu {cpu:6.2f} s  peak {found['rss_mb']:6.1f} MB  | {found['summary']}")
 
 
+HUB_OPENING = "The measured hub article opens with this sentence that all others quote"
+
+
+def measure_hub(kb: Path, count: int) -> None:
+    folder = kb / "linking"
+    folder.mkdir(parents=True, exist_ok=False)
+    for n in range(count):
+        (folder / f"article-{n:06d}.txt").write_text(
+            f"Article {n} of the hub measurement has a short body of its own words. |\n{HUB_OPENING[:49]}...\n",
+            encoding="utf-8",
+        )
+    hub = kb / "hub" / "the-hub.txt"
+    hub.parent.mkdir()
+    hub.write_text(HUB_OPENING + ". More words. |\n", encoding="utf-8")
+    report(f"build hub + {count}", reindex(kb))
+    hub.unlink()
+    report("remove hub", reindex(kb))
+    hub.write_text(HUB_OPENING + ". More words. |\n", encoding="utf-8")
+    report("add hub back", reindex(kb))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kb", type=Path)
@@ -73,6 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     kb = args.kb.resolve()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    if args.hub:
+        measure_hub(kb, args.hub)
+        return
     files = articles(kb)
     folder = files[0].parent
     report("no change", reindex(kb))
@@ -97,24 +126,6 @@ def main() -> None:
     report("rename one", reindex(kb))
     renamed.rename(target)
     report("rename back", reindex(kb))
-
-    if args.hub:
-        hub = folder / "measured-hub.txt"
-        opening = "The measured hub article opens with this sentence that others quote"
-        hub.write_text(opening + ". More words. |\n", encoding="utf-8")
-        touched = files[: args.hub]
-        saved = {p: p.read_bytes() for p in touched}
-        for path in touched:
-            path.write_bytes(saved[path].rstrip(b"\n") + b"\n" + opening[:49].encode() + b"...\n")
-        report(f"hub + {len(touched)} teasers", reindex(kb))
-        hub.unlink()
-        report("remove hub", reindex(kb))
-        hub.write_text(opening + ". More words. |\n", encoding="utf-8")
-        report("add hub back", reindex(kb))
-        hub.unlink()
-        for path, data in saved.items():
-            path.write_bytes(data)
-        report("undo hub", reindex(kb))
 
     catalog = kb / ".healthkb" / "catalog.sqlite"
     corpus = sum(p.stat().st_size for p in articles(kb))

@@ -121,7 +121,7 @@ def article_problems(
     for link in links:
         if with_links:
             problems += link_problems(article_id, link)
-        if article_id in link.targets:
+        if link.status == RESOLVED and link.targets[0] == article_id:  # an ambiguous link is reported as such
             add(SELF_LINK, f"{describe_link(link)} leads back to this article")
     return sort_problems(problems)
 
