@@ -103,6 +103,10 @@ class Vocabulary:
         """All groups (parses every line: for tests and tools, not searches)."""
         return [tuple(self._terms(g)) for g, entry in enumerate(self._groups) if entry is not None]
 
+    def words(self) -> frozenset[str]:
+        """Every word of every term, folded (the spelling step never replaces them)."""
+        return frozenset(token for key in self._index for token in key.split())
+
     def group_of(self, text: str) -> tuple[Term, ...] | None:
         """The group a term belongs to, matched as a query would match it."""
         hit = self._lookup(" ".join(split_tokens(fold(text))), " ".join(split_tokens(compose(text))), False)

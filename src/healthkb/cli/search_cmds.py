@@ -86,7 +86,7 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
             "query": result.query, "total": result.total, "page": result.page, "limit": result.limit,
             "hits": [_hit_json(h) | ({"explain": h.explain} if explain else {}) for h in result.hits],
             "suggestion": result.suggestion, "fallback": result.fallback, "expanded": result.expanded,
-            "rescue": result.rescue,
+            "rescue": result.rescue, "total_exact": result.total_exact,
         }))
     else:
         if result.hits:
@@ -97,7 +97,9 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
         if result.expanded:
             click.echo(fit(f"also searched: {', '.join(result.expanded)}", width), err=True)
         quoted = quote_query(result.query, max(10, width - 40))
-        click.echo(f"{_range(result.hits, result.total, paged)}{result.total:,} {noun} for {quoted} ({result.seconds * 1000:.0f} ms)", err=True)
+        about = "" if result.total_exact else "about "
+        click.echo(f"{_range(result.hits, result.total, paged)}{about}{result.total:,} {noun} for {quoted} "
+                   f"({result.seconds * 1000:.0f} ms)", err=True)
         if not result.hits and result.total:
             last = (result.total + limit - 1) // limit
             notice(f"page {page} is past the end: {limit} per page makes {_pages(last)}")

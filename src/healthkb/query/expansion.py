@@ -48,6 +48,7 @@ from whoosh.query import And, NullQuery, Or, Phrase, Term
 
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.query.plainquery import ANY_TERM_SCALE, OPERATORS
+from healthkb.query.question import content_words
 from healthkb.query.spelling import edit_distance
 
 if TYPE_CHECKING:
@@ -123,17 +124,27 @@ class QueryExpander:
         self._vocabulary = load_vocabulary(user_vocabulary_paths(self.kb_state_dir))
         return self._vocabulary, problem_notices(self._vocabulary.problems)
 
-    def build(self, searcher, text: str, *, any_term: bool = False, exact: bool = False) -> BuiltQuery:
+    def build(self, searcher, text: str, *, any_term: bool = False, exact: bool = False,
+              question: bool = False) -> BuiltQuery:
         """The query for ``text`` (all words, or any with ``any_term``), expanded
         unless ``exact`` or the query uses Whoosh syntax.
 
         ``searcher`` is a :class:`healthkb.query.search.Searcher`: its
         ``parse`` (the unexpanded query) and its schema. The all-words build
         of a text starts a memo that its any-word build (the rescue's first
-        step) reuses: the expansion and the alternatives' queries."""
+        step) reuses: the expansion and the alternatives' queries.
+
+        A ``question`` is searched as the sum of its content words' scores
+        (question.py): any of them, no coordination bonus, function words
+        left out; the vocabulary still sees every word, so phrasal entries
+        ("water on the knee") match."""
+        scale = None if question else ANY_TERM_SCALE
+        any_term = any_term or question
 
         def parse(words: str):
-            return searcher.parse(words, any_term=any_term)
+            if question:
+                words = " ".join(content_words(words.split()))
+            return searcher.parse(words, any_term=any_term, scale=scale)
 
         if exact or not is_plain(text):
             return BuiltQuery(parse(text), any_term=any_term)
@@ -145,13 +156,14 @@ class QueryExpander:
             return BuiltQuery(parse(text), notices=notices, any_term=any_term)
         query, added = expanded_query(
             parse, searcher.schema, expansion, vocabulary, any_term=any_term,
-            reader=searcher.searcher.reader(), cache=self._memo["alternatives"],
+            reader=searcher.searcher.reader(), cache=self._memo["alternatives"], scale=scale,
         )
         return BuiltQuery(query, added, notices, any_term)
 
 
 def expanded_query(parse, schema, expansion: Expansion, vocabulary: Vocabulary | None = None, *,
-                   any_term: bool = False, reader=None, cache: dict | None = None):
+                   any_term: bool = False, reader=None, cache: dict | None = None,
+                   scale: float | None = ANY_TERM_SCALE):
     """(query, added terms): each expanded span ORed with its alternatives,
     the parts joined like the parser joins words (AND, or OR for any-term).
 
@@ -191,7 +203,7 @@ def expanded_query(parse, schema, expansion: Expansion, vocabulary: Vocabulary |
         parts = [part for part in parts if part is not NullQuery]
         if len(parts) < 2:
             return parts[0] if parts else NullQuery
-        return union(parts, scale=ANY_TERM_SCALE) if any_term else And(parts)
+        return union(parts, scale=scale) if any_term else And(parts)
 
     parts = []
     position = 0

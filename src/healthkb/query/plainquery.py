@@ -15,7 +15,7 @@ from whoosh.query import And, NullQuery, Or, Term
 FIELDS = ("title", "body")
 # Words that the parser reads as syntax when written in capitals.
 OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
-_PLAIN_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+_PLAIN_WORD = re.compile(r"[^\W_]+(?:[-'\u2019][^\W_]+)*")
 ANY_TERM_SCALE = 0.9  # the same coordination bonus as OrGroup.factory(0.9)
 
 
@@ -25,14 +25,24 @@ def is_plain(text: str) -> bool:
     return bool(words) and all(_PLAIN_WORD.fullmatch(w) and w not in OPERATORS for w in words)
 
 
-def plain_query(text: str, analyzer, *, any_term: bool = False):
-    """The parser's query for plain-word ``text``, or None if it is not plain."""
+def plain_query(text: str, analyzer, *, any_term: bool = False, scale: float | None = ANY_TERM_SCALE):
+    """The parser's query for plain-word ``text``, or None if it is not plain.
+
+    ``scale`` is the any-term query's coordination bonus (the parser's);
+    questions pass None: a plain sum of the words' scores."""
     if not is_plain(text):
         return None
     def group(queries):
         # The parser joins everything, even the pieces of a hyphenated word,
         # with its default group.
-        return Or(queries, scale=ANY_TERM_SCALE) if any_term else And(queries)
+        if not any_term:
+            return And(queries)
+        either = Or(queries, scale=scale)
+        # Whoosh's ArrayUnionMatcher (its choice for small indexes) under-
+        # reports its best score, so top-N collection drops hits that should
+        # rank first: use the tree of union matchers (as expansion.union).
+        either.matcher_type = Or.DEFAULT_MATCHER
+        return either
 
     parts = []
     for word in text.split():

@@ -8,7 +8,8 @@ order, stopping at the first step that finds something:
                   word of the KB (``spelling.suggest_query``), all words then any;
 3. ``fuzzy``    - index terms within edit distance 1 (5-7 letters) or 2
                   (8+ letters) of the stems of the query's words of 5+
-                  letters, all words then any. With one edit the first letter may be the wrong
+                  letters that are not real words (spelling.py), all words
+                  then any. With one edit the first letter may be the wrong
                   one too (which the spelling step never corrects); with two
                   it must match, since a Levenshtein automaton free in its
                   first letter walks several times more of the term list;
@@ -37,11 +38,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from whoosh.analysis import STOP_WORDS
 from whoosh.query import And, NullQuery, Term
 
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.query.bounds import bound_query
 from healthkb.query.expansion import ANY_TERM_SCALE, SEARCH_FIELDS, BuiltQuery, index_terms, is_plain, union
+from healthkb.query.question import FUNCTION_WORDS
 from healthkb.query.spelling import suggest_query
 from healthkb.text import match_key, shorten
 
@@ -91,7 +94,7 @@ def rescue_search(searcher, text: str, query, *, exact: bool, limit: int, explai
         if results is not None:
             return found("any", results, built, "no article has all of the words; showing articles with any of them")
     # 2. Spelling, from the KB's real words.
-    corrected = suggest_query(searcher.catalog, text)
+    corrected = suggest_query(searcher.catalog, text, searcher.is_word)
     if corrected:
         for any_term in (False, True):
             built = searcher.expander.build(searcher, corrected, any_term=any_term, exact=exact)
@@ -134,7 +137,8 @@ def fuzzy_parts(searcher, words: list[str]) -> list | None:
         if len(terms) != 1:
             continue  # a stop word, or punctuation inside the word: leave it out
         stem = terms[0]
-        if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS:
+        # A real word is never replaced, not even by its near terms.
+        if FUZZY_MIN_LETTERS <= len(word) <= FUZZY_MAX_LETTERS and not searcher.is_word(word):
             # Stems are what is compared, so their length sets the distance:
             # two edits on "shingl" (from "shingles") reach "sing" and "swing".
             distance = 1 if len(stem) < FUZZY_LONG_LETTERS else 2
@@ -210,6 +214,8 @@ def title_matches(catalog, text: str, words: list[str]) -> list[tuple[str, float
     its words, best first: starts with the query, contains it whole, then by
     how many of the words it contains."""
     whole = match_key(text)
+    # Very common words ("and", "what") are in most titles: they find nothing in particular.
+    words = [w for w in words if w not in FUNCTION_WORDS and w not in STOP_WORDS]
     keys = list(dict.fromkeys(k for k in map(match_key, words[:TITLE_MAX_WORDS]) if len(k) >= TITLE_MIN_LETTERS))
     if whole and whole not in keys and len(whole) >= TITLE_MIN_LETTERS:
         keys.insert(0, whole)

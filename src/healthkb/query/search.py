@@ -26,17 +26,22 @@ from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher
 
 from healthkb.corpus import current_body
-from healthkb.errors import BadInputError
+from healthkb.errors import NotFoundError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.store import IndexPaths
-from healthkb.query.bounds import bound_query
-from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, unless_searched
+from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, is_plain, unless_searched
 from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
-from healthkb.query.reading import clean_query
+from healthkb.query.question import is_question
+from healthkb.query.ranking import (
+    PHRASE_BOOST, RERANK_DEPTH, all_then_any, count_hits, rerank_by_title, with_phrase_bonus,
+)
+from healthkb.query.reading import read_query
 from healthkb.query.rescue import rescue_search
 from healthkb.query.snippets import make_snippet, snippet_terms
-from healthkb.query.spelling import suggest_query
-from healthkb.text import match_key
+from healthkb.query.spelling import is_english_word, suggest_query
+from healthkb.text import match_key, shorten
+
+FILL_DEPTH = 50  # any-word hits collected to follow fewer than a page of all-words hits
 
 
 def open_shards(paths: IndexPaths, catalog: Catalog) -> list:
@@ -74,6 +79,7 @@ class SearchResult:
     rescue: str | None = None  # the zero-result rescue step that found the hits (rescue.py)
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    total_exact: bool = True  # False: ``total`` is an estimate ("about N")
 
 
 class Searcher:
@@ -93,6 +99,7 @@ class Searcher:
         self.schema = self._indexes[0].schema
         self._parsers: dict[bool, object] = {}
         self.expander = QueryExpander(paths.kb.marker_dir)  # loads the vocabulary on first use
+        self._vocabulary_words: frozenset[str] | None = None
 
     def close(self) -> None:
         self.searcher.close()
@@ -114,9 +121,9 @@ class Searcher:
             self._parsers[any_term] = MultifieldParser(list(SEARCH_FIELDS), self.schema, group=group)
         return self._parsers[any_term]
 
-    def parse(self, text: str, any_term: bool = False):
+    def parse(self, text: str, any_term: bool = False, scale: float | None = ANY_TERM_SCALE):
         """The query for ``text`` as written (expansion.py adds synonyms)."""
-        query = plain_query(text, self.schema["body"].analyzer, any_term=any_term)
+        query = plain_query(text, self.schema["body"].analyzer, any_term=any_term, scale=scale)
         if query is None:
             query = self.parser(any_term).parse(text)
         return query
@@ -127,50 +134,75 @@ class Searcher:
     ) -> SearchResult:
         """Search for ``text``; ``exact`` turns off the vocabulary's synonyms."""
         started = time.perf_counter()
-        text, notices = clean_query(text)
+        read = read_query(text)
+        text, notices = read.text, list(read.notices)
+        question = not read.syntax and is_question(read.words, read.question_mark)
         offset = (page - 1) * limit
-        built = self.expander.build(self, text, exact=exact)
+        wanted = offset + limit + 5
+        built = self.expander.build(self, text, exact=exact, question=question)
+        query = built.query
+        if not question and not read.syntax:
+            query = with_phrase_bonus(query, read.words, self.schema["body"].analyzer, PHRASE_BOOST)
         notices += built.notices
-        bounded = bound_query(built.query, self.searcher.reader())  # wildcards, ranges: bounds.py
-        query, notices = bounded.query, notices + bounded.notices
+        # (A step bounding the parsed query's cost would go here, on ``query``.)
         fallback = rescued = None
-        results = self.searcher.search(query, limit=offset + limit + 5, terms=explain)
+        results = self.searcher.search(query, limit=max(wanted, RERANK_DEPTH) if question else wanted, terms=explain)
         exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
         if query is NullQuery and not exact_ids:
-            # Only operators (a lone AND), stop words or empty groups: say so
-            # rather than report "0 results" for something never searched.
-            raise BadInputError(
-                f'nothing to search for in "{text}": operators and very common words alone are not indexed',
+            # Only operators, stop words or empty groups: say so rather than
+            # report "0 results" for something never searched.
+            raise NotFoundError(
+                f'nothing searchable was left in "{shorten(text, 60)}": very common words alone are not indexed',
                 hint='try: healthkb search "lumbar"',
             )
         if results.is_empty() and not exact_ids:
-            rescued = rescue_search(self, text, built.query, exact=exact, limit=offset + limit + 5, explain=explain)
+            rescued = rescue_search(self, text, query, exact=exact, limit=wanted, explain=explain)
             notices += rescued.notices
             if rescued.results is not None:
                 results, query, built = rescued.results, rescued.query, rescued.built
                 fallback = "any" if rescued.any_term else None
-        total = results.scored_length()
-        if total >= offset + limit + 5:
-            # More hits than we scored: count the rest (the only full pass, and
-            # only for queries with many hits).
-            total = len(results)
+        total, counted = count_hits(results, wanted, self.doc_count()) if hasattr(results, "estimated_length") \
+            else (len(results), True)
         ranked = [(h.score, h["id"], h) for h in results]
+        if question and rescued is None:
+            titles = {i: row.title for i, row in self.catalog.articles_by_id([r[1] for r in ranked]).items()}
+            ranked = rerank_by_title(ranked, titles, query, text, self.schema["body"].analyzer)
+        if not question and rescued is None and 0 < total < wanted and not exact and is_plain(text):
+            # Fewer all-words hits than a page: articles with some of the
+            # words follow them rather than stay hidden.
+            more = self.expander.build(self, text, any_term=True)
+            if more.query != query and more.query is not NullQuery:
+                # A depth that does not follow the page size: Whoosh's top-N
+                # skipping can admit a phrase's near miss that a deeper
+                # collection would not, and the first page must not change.
+                extra = self.searcher.search(more.query, limit=max(wanted, FILL_DEPTH), terms=explain)
+                ranked = all_then_any(results, extra, wanted)
+                total = max(total, count_hits(extra, wanted, self.doc_count())[0])
         ranked_ids = {article_id for _s, article_id, _h in ranked}
         ordered = [(0.0, i, None) for i in exact_ids if i not in ranked_ids]
         total += len(ordered)
-        exact = set(exact_ids)
-        ordered = [r for r in ranked if r[1] in exact] + ordered + [r for r in ranked if r[1] not in exact]
-        hits = self._hits(ordered[offset:], limit, offset, query, exact, explain)
+        exact_set = set(exact_ids)
+        ordered = [r for r in ranked if r[1] in exact_set] + ordered + [r for r in ranked if r[1] not in exact_set]
+        hits = self._hits(ordered[offset:], limit, offset, query, exact_set, explain)
         suggestion = None
         if rescued is not None and rescued.corrected:
             suggestion = rescued.corrected
         elif total < 3:
+            # A hint, not a replacement: any word the KB lacks may get one.
             suggestion = unless_searched(suggest_query(self.catalog, text), text, built.added)
         return SearchResult(
             query=text, total=total, page=page, limit=limit, hits=hits, suggestion=suggestion,
             fallback=fallback, expanded=built.added, rescue=rescued.step if rescued else None,
-            notices=notices, seconds=time.perf_counter() - started,
+            notices=notices, seconds=time.perf_counter() - started, total_exact=counted,
         )
+
+    def is_word(self, word: str) -> bool:
+        """Whether folded ``word`` is a real word (health vocabulary or English),
+        which the spelling and fuzzy steps never replace."""
+        if self._vocabulary_words is None:
+            vocabulary, _notices = self.expander.vocabulary()  # problems are reported by the searches that expand
+            self._vocabulary_words = vocabulary.words()
+        return word in self._vocabulary_words or is_english_word(word)
 
     def _hits(self, ordered, limit, offset, query, exact, explain) -> list[Hit]:
         rows = self.catalog.articles_by_id([article_id for _s, article_id, _h in ordered[: limit + 5]])

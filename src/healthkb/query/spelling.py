@@ -1,14 +1,27 @@
 """"Did you mean": corrections from the real words of the KB (not stems).
 
-The catalog keeps every word that occurs in the KB with its document
-frequency.  A query word the KB does not have is replaced by the most common
-known word within a small edit distance that starts with the same letter.
+Decides which words are misspelt and what they become. Only a word that is
+not a word is corrected: one found in the KB, in the health vocabulary or in
+a general English word list is never replaced ("pins and needles" stays as
+typed, and so does "cafe"). The English list is pyspellchecker's frequency
+list (160,000 words from a large English corpus, kept up by that project),
+read only when a correction is considered, that is when a query word is
+missing from the KB. A word the KB does not have is replaced by the most
+common KB word within a small edit distance that starts with the same
+letter; a short word (under :data:`SHORT_WORD` letters) only by a word one
+edit away that at least :data:`SHORT_MIN_DF` articles use.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from healthkb.index.catalog import Catalog
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
+
+SHORT_WORD = 5
+SHORT_MIN_DF = 3
 
 _OPERATORS = {"and", "or", "not", "andnot", "andmaybe", "to"}
 # Unknown words corrected per query: each is compared with every known word of
@@ -35,14 +48,31 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English words, folded as the index folds them."""
+    import gzip
+    import importlib.resources
+    import json
+
+    raw = (importlib.resources.files("spellchecker") / "resources" / "en.json.gz").read_bytes()
+    words = json.loads(gzip.decompress(raw))
+    return frozenset(words) | frozenset(fold_for_index(w) for w in words if not w.isascii())
+
+
+def is_english_word(word: str) -> bool:
+    return fold_for_index(word) in english_words()
+
+
 def correct_word(catalog: Catalog, word: str, max_distance: int | None = None) -> str | None:
     """The best known word close to ``word``, or None."""
     if len(word) < 3 or word.isdigit():
         return None
-    limit = max_distance if max_distance is not None else (1 if len(word) < 5 else 2)
+    short = len(word) < SHORT_WORD
+    limit = max_distance if max_distance is not None else (1 if short else 2)
     best: tuple[int, int, str] | None = None
     for candidate, df in catalog.words_starting(word[0], len(word) - limit, len(word) + limit):
-        if candidate == word:
+        if candidate == word or (short and df < SHORT_MIN_DF):
             continue
         distance = edit_distance(word, candidate, limit)
         if distance <= limit:
@@ -52,8 +82,11 @@ def correct_word(catalog: Catalog, word: str, max_distance: int | None = None) -
     return best[2] if best else None
 
 
-def suggest_query(catalog: Catalog, query: str) -> str | None:
-    """The query with each unknown word corrected, or None if nothing changes."""
+def suggest_query(catalog: Catalog, query: str, is_word: Callable[[str], bool] | None = None) -> str | None:
+    """The query with each word the KB lacks corrected, or None if nothing
+    changes. With ``is_word`` (whether a folded word is a real word: the
+    rescue's replacement passes one) a real word is kept as typed; without
+    it (a "did you mean" hint) any word the KB lacks may get a hint."""
     changed = False
     out = []
     budget = MAX_CORRECTED_WORDS
@@ -63,7 +96,7 @@ def suggest_query(catalog: Catalog, query: str) -> str | None:
         if ":" in bare or "*" in bare or "?" in bare or lowered in _OPERATORS or not WORD_PATTERN.fullmatch(lowered):
             out.append(token)
             continue
-        if budget <= 0 or catalog.word_df(lowered) > 0:
+        if catalog.word_df(lowered) > 0 or (is_word is not None and is_word(lowered)):
             out.append(token)
             continue
         budget -= 1

@@ -1,0 +1,95 @@
+"""Running the built query: which articles come first, and how many there are.
+
+Decides the order of hits beyond the index's BM25F score:
+
+* a question's best hits (:data:`RERANK_DEPTH`) are re-ordered by how much
+  of their title the question searched (:func:`rerank_by_title`): its
+  words, their synonyms and the words naming its intent (question.py), so
+  "What are the treatments for shingles?" comes first when asked how to
+  treat shingles, and the article titled by the subject alone comes before
+  those that only mention it. (A title bonus added inside the query, tried
+  first, let intent words outweigh the subject: measured worse.)
+* a keyword query gets a bonus for its words side by side, as typed
+  (:func:`with_phrase_bonus`): "high blood pressure" in the text outranks
+  "high" in one place and "blood" in another; it ranks articles with all
+  of its words first; when fewer
+  than a page of them exist, articles with some of the words follow them
+  (:func:`all_then_any`), so one all-words hit never hides the rest;
+* the count: exact when a cheap estimate says it is small, else the
+  estimate ("about N"), so a query with many hits is never scored twice.
+"""
+
+from __future__ import annotations
+
+import re
+
+from whoosh.query import AndMaybe, NullQuery, Phrase
+
+from healthkb.query.expansion import union
+from healthkb.query.question import content_words, intents_of
+
+_TITLE_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+TITLE_WEIGHT = 1.0  # a title made only of searched words doubles the score
+RERANK_DEPTH = 50  # how many of a question's best hits the title rule re-orders
+PHRASE_BOOST = 1.0  # the words side by side, as typed, in a keyword query
+PHRASE_MAX_TERMS = 6  # longer runs of words are rarely found side by side
+EXACT_COUNT_MAX = 2000  # count hits exactly when at most about this many could match
+
+
+def with_phrase_bonus(query, words: list[str], analyzer, boost: float):
+    """``query`` plus an optional bonus for articles holding the words side by
+    side, as typed ("high blood pressure", not "high" here and "blood" there).
+    Optional (``AndMaybe``): it re-orders what ``query`` finds, adds nothing."""
+    terms = [t for word in words for t in analyzer.terms(word)]
+    if query is NullQuery or len(terms) < 2 or len(terms) > PHRASE_MAX_TERMS:
+        return query
+    phrase = union([Phrase(name, terms, boost=boost) for name in ("title", "body")])
+    return AndMaybe(query, phrase)
+
+
+def rerank_by_title(ranked: list, titles: dict[str, str], query, text: str, analyzer) -> list:
+    """Re-order a question's (score, id, hit) triples: each score grows with
+    the share of its title's content words that the question searched
+    (its words, their synonyms, and the words naming its intent).
+
+    An article titled by the question's subject ("Shingles", "What is
+    shingles?", "What are the treatments for shingles?" when asked how to
+    treat it) is about what was asked; one that only mentions the words, or
+    is titled by something else as well, is less likely to be."""
+    searched = {text for _field, text in query.iter_all_terms(phrases=True)}
+    searched = {t.decode("utf-8") if isinstance(t, bytes) else t for t in searched}
+    for intent in intents_of(text):
+        for words in intent.title_words:
+            searched.update(analyzer.terms(words))
+    rescored = []
+    for score, article_id, hit in ranked:
+        words = content_words(_TITLE_WORD.findall(titles.get(article_id, "")))
+        terms = {t for word in words for t in analyzer.terms(word)}
+        coverage = len(terms & searched) / len(terms) if terms else 0.0
+        rescored.append((score * (1 + TITLE_WEIGHT * coverage), article_id, hit))
+    rescored.sort(key=lambda r: -r[0])
+    return rescored
+
+
+def count_hits(results, wanted: int, doc_count: int) -> tuple[int, bool]:
+    """(hits, exact) for Whoosh ``results`` collected with limit ``wanted``."""
+    scored = results.scored_length()
+    if scored < wanted:
+        return scored, True  # every hit was collected
+    estimate = min(results.estimated_length(), doc_count)
+    if estimate <= EXACT_COUNT_MAX:
+        return len(results), True  # a count pass over few postings
+    return max(estimate, scored), False
+
+
+def all_then_any(first, second, wanted: int) -> list:
+    """Hits of ``first`` (all words), then those of ``second`` (any word)
+    not already there, up to ``wanted``: (score, id, hit) triples."""
+    ranked = [(h.score, h["id"], h) for h in first]
+    seen = {article_id for _s, article_id, _h in ranked}
+    for hit in second:
+        if len(ranked) >= wanted:
+            break
+        if hit["id"] not in seen:
+            ranked.append((hit.score, hit["id"], hit))
+    return ranked
