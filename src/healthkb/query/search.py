@@ -188,8 +188,7 @@ class Searcher:
         if rescued is not None and rescued.corrected:
             suggestion = rescued.corrected
         elif total < 3:
-            # A hint, not a replacement: any word the KB lacks may get one.
-            suggestion = unless_searched(suggest_query(self.catalog, text), text, built.added)
+            suggestion = unless_searched(suggest_query(self.catalog, text, self.is_word, hint=True), text, built.added)
         return SearchResult(
             query=text, total=total, page=page, limit=limit, hits=hits, suggestion=suggestion,
             fallback=fallback, expanded=built.added, rescue=rescued.step if rescued else None,

@@ -64,15 +64,15 @@ def is_english_word(word: str) -> bool:
     return fold_for_index(word) in english_words()
 
 
-def correct_word(catalog: Catalog, word: str, max_distance: int | None = None) -> str | None:
-    """The best known word close to ``word``, or None."""
+def correct_word(catalog: Catalog, word: str, max_distance: int | None = None, min_df: int = 1) -> str | None:
+    """The best known word close to ``word`` used by ``min_df`` articles or more, or None."""
     if len(word) < 3 or word.isdigit():
         return None
     short = len(word) < SHORT_WORD
     limit = max_distance if max_distance is not None else (1 if short else 2)
     best: tuple[int, int, str] | None = None
     for candidate, df in catalog.words_starting(word[0], len(word) - limit, len(word) + limit):
-        if candidate == word or (short and df < SHORT_MIN_DF):
+        if candidate == word or df < (max(min_df, SHORT_MIN_DF) if short else min_df):
             continue
         distance = edit_distance(word, candidate, limit)
         if distance <= limit:
@@ -82,11 +82,13 @@ def correct_word(catalog: Catalog, word: str, max_distance: int | None = None) -
     return best[2] if best else None
 
 
-def suggest_query(catalog: Catalog, query: str, is_word: Callable[[str], bool] | None = None) -> str | None:
-    """The query with each word the KB lacks corrected, or None if nothing
-    changes. With ``is_word`` (whether a folded word is a real word: the
-    rescue's replacement passes one) a real word is kept as typed; without
-    it (a "did you mean" hint) any word the KB lacks may get a hint."""
+def suggest_query(catalog: Catalog, query: str, is_word: Callable[[str], bool], *, hint: bool = False) -> str | None:
+    """The query with each word that is not a word corrected, or None if
+    nothing changes. ``is_word`` says whether a folded word is a real word
+    (English or the health vocabulary). A replacement (the rescue) never
+    touches a real word; a ``hint`` ("did you mean") may offer one for a
+    real word the KB lacks, when it has 5+ letters and the KB word one edit
+    away is used by 3+ articles ("lumber" -> "lumbar", not "cafe" -> "care")."""
     changed = False
     out = []
     budget = MAX_CORRECTED_WORDS
@@ -96,11 +98,13 @@ def suggest_query(catalog: Catalog, query: str, is_word: Callable[[str], bool] |
         if ":" in bare or "*" in bare or "?" in bare or lowered in _OPERATORS or not WORD_PATTERN.fullmatch(lowered):
             out.append(token)
             continue
-        if catalog.word_df(lowered) > 0 or (is_word is not None and is_word(lowered)):
-            out.append(token)
-            continue
-        budget -= 1
-        fixed = correct_word(catalog, lowered)
+        fixed = None
+        if catalog.word_df(lowered) > 0:
+            pass
+        elif not is_word(lowered):
+            fixed = correct_word(catalog, lowered)
+        elif hint and len(lowered) >= SHORT_WORD:
+            fixed = correct_word(catalog, lowered, max_distance=1, min_df=SHORT_MIN_DF)
         if fixed:
             out.append(token.replace(bare, fixed))
             changed = True

@@ -1,0 +1,208 @@
+"""Search on what people actually type (issue 12): questions, prose
+punctuation, everyday wording, real words that are not typos, and input no
+search should choke on. Each runs the CLI on the starter KB (or a small KB
+of its own) and checks what a person would see."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from healthkb.index.api import open_index
+from healthkb.kb import KB
+from healthkb.query import ranking
+from healthkb.query.question import content_words, intents_of, is_question
+from healthkb.query.reading import read_query
+
+from clihelp import STARTER_DIR, article, run_cli
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("questions") / "kb"
+    for path in STARTER_DIR.rglob("*.txt"):
+        target = root / path.relative_to(STARTER_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    open_index(KB(root, "option")).close()
+    return root
+
+
+def search(root: Path, *args: str):
+    return run_cli("--kb", str(root), "search", *args)
+
+
+def titles(result) -> list[str]:
+    return [hit["title"] for hit in result.json["hits"]]
+
+
+# ------------------------------------------------------------ what was seen (issue 12)
+
+
+def test_a_question_mark_is_punctuation_not_a_wildcard(starter):
+    spaced = search(starter, "why do my knees hurt on stairs ?", "--json")
+    assert spaced.code == 0, spaced.stderr
+    assert spaced.ids()[0] == "joints/why-do-knees-hurt-when-climbing-stairs"
+    asked = search(starter, "is it contagious?", "--json")
+    assert asked.code == 0 and asked.json["query"] == "is it contagious"
+    assert "infections/colds-and-fevers-how-to-look-after-yourself-at-home" in asked.ids()
+    # The word before the "?" is searched, not dropped as a wildcard's stem.
+    ended = search(starter, "what is associated with gout?", "--json")
+    assert ended.ids()[0] == "joints/gout-attacks-what-triggers-them"
+
+
+def test_common_words_do_not_outrank_the_subject(starter):
+    result = search(starter, "what helps with back pain?", "--json")
+    assert result.code == 0
+    top = titles(result)[:3]
+    assert "back" in top[0].lower()
+    assert "What your nails say about your health" not in top
+
+
+def test_one_all_words_hit_does_not_hide_the_others(tmp_path):
+    root = tmp_path / "words"
+    root.mkdir()
+    (root / "once.txt").write_text(article("A short note on bandages that mentions a knee and a swelling once."))
+    (root / "knee.txt").write_text(article("Knee pain: the knee joint, knee cartilage and knee exercises.", heading="Knee pain"))
+    (root / "swelling.txt").write_text(article("Swelling of the ankles: why swelling happens.", heading="Swelling"))
+    result = search(root, "knee swelling", "--json")
+    assert result.code == 0
+    assert result.ids()[0] == "once"  # the one with both words still comes first
+    assert {"knee", "swelling"} <= set(result.ids())
+
+
+def test_a_long_question_is_answered_and_many_hits_are_counted_once(starter, monkeypatch):
+    question = ("my knees have been hurting for months now and it gets much worse whenever I climb the "
+                "stairs at work or at home, what could be causing it and what can I do about it please?")
+    result = search(starter, question, "--json")
+    assert result.code == 0
+    assert "joints/why-do-knees-hurt-when-climbing-stairs" in result.ids()[:3]
+    # Beyond the cap the count is the index's estimate, said as "about N":
+    # no second pass over every hit.
+    monkeypatch.setattr(ranking, "EXACT_COUNT_MAX", 1)
+    many = search(starter, "what about pain, sleep, skin, food, exercise and colds?", "--limit", "2")
+    assert many.code == 0 and "about " in many.stderr
+    as_json = search(starter, "what about pain, sleep, skin, food, exercise and colds?", "--limit", "2", "--json")
+    assert as_json.json["total_exact"] is False and as_json.json["total"] > 2
+
+
+@pytest.mark.parametrize(("query", "not_shown"), [
+    ("pins and needles", "pains and needed"),
+    ("cafe", "care"),
+    ('"unclosed phrase', "unclosed phase"),
+])
+def test_real_words_are_never_corrected(starter, query, not_shown):
+    result = search(starter, query)
+    assert f'"{not_shown}"' not in result.stderr
+    assert result.code in (0, 1)
+
+
+def test_a_misspelt_word_is_still_corrected(starter):
+    result = search(starter, "insomina", "--json")
+    assert result.code == 0 and result.json["rescue"] == "spelling"
+    assert result.ids()[0] == "sleep/living-with-insomnia-habits-that-help-you-fall-asleep"
+
+
+@pytest.mark.parametrize(("query", "first"), [
+    ("can't sleep", "sleep/living-with-insomnia-habits-that-help-you-fall-asleep"),
+    ("water on the hip", "joints/do-you-have-to-lie-flat-if-you-have-hip-effusion"),
+])
+def test_everyday_wording_finds_its_article_first(starter, query, first):
+    result = search(starter, query, "--json")
+    assert result.code == 0 and result.ids()[0] == first
+
+
+def test_words_side_by_side_outrank_scattered_ones(starter):
+    result = search(starter, "high blood pressure", "--json")
+    assert result.code == 0
+    first = result.json["hits"][0]["path"]
+    assert "high blood pressure" in (starter / first).read_text().lower()
+
+
+# ------------------------------------------------------------ prose is not syntax
+
+
+@pytest.mark.parametrize("query", [
+    "Re:NDC# 0115-0672-50 gout tablets?",
+    "gout (and knees",
+    'gout "knees',
+    "Is gout contagious OR NOT?",
+    "Klippel-Trenaunay gout!",
+    "what's gout, anyway...",
+])
+def test_prose_punctuation_never_exits_2(starter, query):
+    result = search(starter, query, "--json")
+    assert result.code == 0, result.stderr
+    assert "joints/gout-attacks-what-triggers-them" in result.ids()[:3]
+
+
+def test_syntax_that_is_clearly_meant_still_works(starter):
+    assert search(starter, "title:insomnia", "--json").ids() == [
+        "sleep/living-with-insomnia-habits-that-help-you-fall-asleep"]
+    assert search(starter, "herni*", "--json").code == 0
+    either = search(starter, "gout OR insomnia", "--json")
+    assert {"joints/gout-attacks-what-triggers-them",
+            "sleep/living-with-insomnia-habits-that-help-you-fall-asleep"} <= set(either.ids())
+
+
+def test_syntax_read_as_text_gets_one_notice(starter):
+    result = search(starter, "Re:NDC gout")
+    notices = [line for line in result.stderr.splitlines() if "read as plain text" in line]
+    assert len(notices) == 1 and ":" in notices[0]
+    assert not [line for line in search(starter, "does gout hurt?").stderr.splitlines() if "plain text" in line]
+
+
+def test_reading_shouted_operators_inside_a_sentence():
+    read = read_query("I have pain AND swelling in my knee")
+    assert not read.syntax and "AND" not in read.text
+    assert read_query("headache AND nausea").syntax
+
+
+def test_question_words_and_intents():
+    assert is_question(["what", "helps"], False) and is_question(["gout"], True)
+    assert not is_question(["back", "pain"], False)
+    assert content_words("how do I get rid of my gout".split()) == ["rid", "gout"]
+    assert [i.name for i in intents_of("how do I get rid of gout")] == ["treatment"]
+
+
+# ------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("query", ["?!.,;", "#@%^&", "what is it?", "...", "\u2026"])
+def test_nothing_searchable_exits_1_with_a_message(starter, query):
+    result = search(starter, query)
+    assert result.code == 1
+    assert "nothing searchable was left" in result.stderr
+
+
+@pytest.mark.parametrize("size", ["words", "bytes"])
+def test_a_huge_query_is_answered_with_a_notice(starter, size):
+    query = " ".join(["gout"] + ["pain"] * 9_999) if size == "words" else "gout " + "x" * 100_000
+    result = search(starter, query, "--json")
+    assert result.code in (0, 1)
+    assert "shortened" in result.stderr or "ignored" in result.stderr
+
+
+def test_emoji_and_mixed_scripts(starter):
+    result = search(starter, "\U0001F915 gout \u75db\u98ce \u0434\u0430", "--json")
+    assert result.code == 0 and "joints/gout-attacks-what-triggers-them" in result.ids()
+    only = search(starter, "\U0001F915\U0001F912")
+    assert only.code == 1 and "nothing searchable" in only.stderr
+
+
+def test_nul_and_control_bytes_are_ignored(starter):
+    result = search(starter, "go\x00ut\x07 \x1b[31mknees", "--json")
+    assert result.code in (0, 1)
+    clean = search(starter, "gout knees", "--json")
+    assert search(starter, "gout\x00 knees\x07", "--json").ids() == clean.ids()
+
+
+def test_nfc_and_nfd_give_the_same_results(starter):
+    word = "Ménière gout"
+    nfc = search(starter, unicodedata.normalize("NFC", word), "--json")
+    nfd = search(starter, unicodedata.normalize("NFD", word), "--json")
+    assert nfc.code == nfd.code
+    if nfc.code == 0:
+        assert nfc.ids() == nfd.ids() and nfc.json["total"] == nfd.json["total"]
