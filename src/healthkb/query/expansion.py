@@ -125,7 +125,7 @@ class QueryExpander:
         return self._vocabulary, problem_notices(self._vocabulary.problems)
 
     def build(self, searcher, text: str, *, any_term: bool = False, exact: bool = False,
-              question: bool = False) -> BuiltQuery:
+              question: bool = False, keep: set[str] | None = None) -> BuiltQuery:
         """The query for ``text`` (all words, or any with ``any_term``), expanded
         unless ``exact`` or the query uses Whoosh syntax.
 
@@ -137,13 +137,14 @@ class QueryExpander:
         A ``question`` is searched as the sum of its content words' scores
         (question.py): any of them, no coordination bonus, function words
         left out; the vocabulary still sees every word, so phrasal entries
-        ("water on the knee") match."""
+        ("water on the knee") match. ``keep``, if given, is the question's
+        words to search (its rarest; the vocabulary still sees all)."""
         scale = None if question else ANY_TERM_SCALE
         any_term = any_term or question
 
         def parse(words: str):
             if question:
-                words = " ".join(content_words(words.split()))
+                words = " ".join(w for w in content_words(words.split()) if keep is None or w in keep)
             return searcher.parse(words, any_term=any_term, scale=scale)
 
         if exact or not is_plain(text):

@@ -11,7 +11,8 @@ intent: treatment, causes, symptoms, ...).
 * The content words are the words minus :data:`FUNCTION_WORDS` (pronouns,
   auxiliaries, question words, politeness and chat): those say how a person
   asks, not what about, and must not decide the ranking. What is left is
-  weighed by the index (BM25F: rarer words weigh more).
+  weighed by the index (BM25F: rarer words weigh more); a long message keeps
+  its :data:`QUESTION_MAX_WORDS` rarest words (:func:`rarest_words`).
 * The intent comes from cue words and phrases ("how do I get rid of",
   "cure", "treat" -> treatment). Many KBs title their articles as questions
   ("What are the treatments for X?"); an article whose *title* names the
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 KEYWORD_MAX_WORDS = 4
+QUESTION_MAX_WORDS = 12  # a long message is searched by its rarest content words
 QUESTION_STARTS = frozenset(
     "what whats how why when where who whom whose which is are am was were do does did can could "
     "should would will shall may might has have had".split()
@@ -105,6 +107,19 @@ def content_words(words: list[str]) -> list[str]:
             continue
         seen.setdefault(word, None)
     return list(seen)
+
+
+def rarest_words(words: list[str], doc_frequency, limit: int | None = None) -> list[str]:
+    """The ``limit`` words that fewest articles use (but some do), in the
+    order typed. A pasted message of 150 words is searched by what sets it
+    apart: common words add little to BM25F and much to the time taken."""
+    limit = limit or QUESTION_MAX_WORDS
+    if len(words) <= limit:
+        return words
+    counts = {word: doc_frequency(word) for word in words}
+    known = [w for w in words if counts[w] > 0]
+    keep = set(sorted(known, key=lambda w: counts[w])[:limit])
+    return [w for w in words if w in keep]
 
 
 def intents_of(text: str) -> list[Intent]:

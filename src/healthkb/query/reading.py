@@ -114,7 +114,7 @@ def read_query(text: str) -> ReadQuery:
         notices.append(f"read as plain text, not query syntax: {shown}")
     searched, cut_notices = _shorten(searched, syntax)
     notices += cut_notices
-    words = [w for w in WORD_PATTERN.findall(searched) if not (syntax and w in OPERATORS)]
+    words = [w for w in searched.split() if not (syntax and w in OPERATORS)]
     if not WORD_PATTERN.search(fold_for_index(searched)):
         raise NotFoundError(
             "nothing searchable was left in the query: it has no words",

@@ -31,7 +31,7 @@ from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.store import IndexPaths
 from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, is_plain, unless_searched
 from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
-from healthkb.query.question import is_question
+from healthkb.query.question import content_words, is_question, rarest_words
 from healthkb.query.ranking import (
     PHRASE_BOOST, RERANK_DEPTH, all_then_any, count_hits, rerank_by_title, with_phrase_bonus,
 )
@@ -139,7 +139,8 @@ class Searcher:
         question = not read.syntax and is_question(read.words, read.question_mark)
         offset = (page - 1) * limit
         wanted = offset + limit + 5
-        built = self.expander.build(self, text, exact=exact, question=question)
+        keep = set(rarest_words(content_words(read.words), self.doc_frequency)) if question else None
+        built = self.expander.build(self, text, exact=exact, question=question, keep=keep)
         query = built.query
         if not question and not read.syntax:
             query = with_phrase_bonus(query, read.words, self.schema["body"].analyzer, PHRASE_BOOST)
@@ -194,6 +195,13 @@ class Searcher:
             fallback=fallback, expanded=built.added, rescue=rescued.step if rescued else None,
             notices=notices, seconds=time.perf_counter() - started, total_exact=counted,
         )
+
+    def doc_frequency(self, word: str) -> int:
+        """How many articles hold ``word`` in title or body (the larger of the two)."""
+        terms = self.schema["body"].analyzer.terms(word)
+        if len(terms) != 1:
+            return 0
+        return max(self.searcher.doc_frequency(name, terms[0]) for name in SEARCH_FIELDS)
 
     def is_word(self, word: str) -> bool:
         """Whether folded ``word`` is a real word (health vocabulary or English),
