@@ -36,6 +36,7 @@ import csv
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -194,6 +195,7 @@ class Run:
 
     text: str
     seconds: float
+    cpu_seconds: float  # user + system of the process: what a busy machine does not inflate
     code: int
     ids: list[str]
     error: str = ""
@@ -203,16 +205,19 @@ def healthkb_subprocess(root: Path, runs: list[Run]):
     command = [sys.executable, "-m", "healthkb", "--kb", str(root), "search", "--json", "--limit", str(K), "--"]
 
     def run(text: str) -> list[str]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([*command, text], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         ids: list[str] = []
         if done.stdout.strip():
             try:
                 ids = [hit["id"] for hit in json.loads(done.stdout)["hits"]]
             except (ValueError, KeyError):
                 pass
-        runs.append(Run(text, seconds, done.returncode, ids, done.stderr.strip()[-300:]))
+        runs.append(Run(text, seconds, cpu, done.returncode, ids, done.stderr.strip()[-300:]))
         return ids
 
     return run
@@ -285,9 +290,14 @@ def ratios(summary: dict) -> dict:
 def latency(runs: list[Run]) -> dict:
     if not runs:
         return {}
-    ms = sorted(r.seconds * 1000 for r in runs)
-    p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
-    return {"queries": len(ms), "median_ms": round(statistics.median(ms)), "p95_ms": round(p95), "max_ms": round(ms[-1])}
+
+    def figures(values: list[float], prefix: str = "") -> dict:
+        ms = sorted(v * 1000 for v in values)
+        p95 = ms[min(len(ms) - 1, max(0, round(0.95 * len(ms)) - 1))]
+        return {f"{prefix}median_ms": round(statistics.median(ms)), f"{prefix}p95_ms": round(p95),
+                f"{prefix}max_ms": round(ms[-1])}
+
+    return {"queries": len(runs)} | figures([r.seconds for r in runs]) | figures([r.cpu_seconds for r in runs], "cpu_")
 
 
 def table(summary: dict) -> str:
@@ -349,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     if runs:
         lat = result["latency"]
         print(f"\nhealthkb search, whole process: median {lat['median_ms']} ms, p95 {lat['p95_ms']} ms, "
-              f"max {lat['max_ms']} ms over {lat['queries']} queries")
+              f"max {lat['max_ms']} ms over {lat['queries']} queries (wall clock)")
+        print(f"  CPU time (user + system): median {lat['cpu_median_ms']} ms, p95 {lat['cpu_p95_ms']} ms, "
+              f"max {lat['cpu_max_ms']} ms")
         exits = sorted({r.code for r in runs})
         print(f"exit codes seen: {exits}; failures (exit not 0/1): {len(failures)}")
         for failure in failures:

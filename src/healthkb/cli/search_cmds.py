@@ -64,11 +64,15 @@ def _hit_json(hit) -> dict:
 @click.option("--exact", is_flag=True, help="Only the words as typed: no synonyms, spellings or abbreviations.")
 @pass_ctx
 def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, explain: bool, exact: bool) -> None:
-    """Search the articles (AND by default, "phrases", title:, wild*).
+    """Search the articles: keywords (all words first) or a question as typed.
+
+    Syntax when clearly meant: "phrases", title:word, wild*, AND/OR/NOT
+    between keywords; punctuation in a sentence is read as text.
 
     \b
     Examples:
       healthkb search lumbar
+      healthkb search "how do I get rid of heartburn?"
       healthkb search "disc herniation" --limit 5
       healthkb search 'title:insomnia OR sleep'
     """

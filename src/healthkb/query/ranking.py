@@ -71,13 +71,15 @@ def rerank_by_title(ranked: list, titles: dict[str, str], query, text: str, anal
     return rescored
 
 
-def count_hits(results, wanted: int, doc_count: int) -> tuple[int, bool]:
-    """(hits, exact) for Whoosh ``results`` collected with limit ``wanted``."""
+def count_hits(results, wanted: int, doc_count: int, *, exact_max: int | None = None) -> tuple[int, bool]:
+    """(hits, exact) for Whoosh ``results`` collected with limit ``wanted``;
+    counted exactly when at most ``exact_max`` (default
+    :data:`EXACT_COUNT_MAX`) could match."""
     scored = results.scored_length()
     if scored < wanted:
         return scored, True  # every hit was collected
     estimate = min(results.estimated_length(), doc_count)
-    if estimate <= EXACT_COUNT_MAX:
+    if estimate <= (EXACT_COUNT_MAX if exact_max is None else exact_max):
         return len(results), True  # a count pass over few postings
     return max(estimate, scored), False
 

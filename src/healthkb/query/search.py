@@ -162,8 +162,10 @@ class Searcher:
             if rescued.results is not None:
                 results, query, built = rescued.results, rescued.query, rescued.built
                 fallback = "any" if rescued.any_term else None
-        total, counted = count_hits(results, wanted, self.doc_count()) if hasattr(results, "estimated_length") \
-            else (len(results), True)
+        # A question matches most of a KB by some word: its count is the
+        # estimate, never a second pass over every hit.
+        total, counted = count_hits(results, wanted, self.doc_count(), exact_max=0 if question else None) \
+            if hasattr(results, "estimated_length") else (len(results), True)
         ranked = [(h.score, h["id"], h) for h in results]
         if question and rescued is None:
             titles = {i: row.title for i, row in self.catalog.articles_by_id([r[1] for r in ranked]).items()}
