@@ -14,6 +14,9 @@ text. Syntax stays only where it is clearly meant:
   punctuation or common words (``headache OR migraine``), and then also
   balanced parentheses.
 
+A message (prose of more than :data:`MESSAGE_MIN_WORDS` words) has no
+syntax at all: people quote and use colons in sentences.
+
 It also cuts what is too long (with a notice) and raises
 :class:`~healthkb.errors.NotFoundError` (exit 1, never a usage error) when
 nothing searchable is left. The result is a :class:`ReadQuery`; one notice
@@ -35,6 +38,7 @@ MAX_PLAIN_CHARS = 2000  # plain words: a long message, but bounded
 MAX_WORD_CHARS = 60  # longer "words" are not words (and cost the stemmer and the spelling step)
 MAX_INPUT_CHARS = 20_000  # read at most this much of a pasted text: the rest cannot be searched anyway
 FIELDS = ("title", "body")
+MESSAGE_MIN_WORDS = 8  # prose longer than this is a message: no syntax in it at all
 OPERATORS = ("AND", "OR", "NOT")
 # Whoosh syntax that, read as text, deserves a word to the person who typed it.
 _SYNTAX_CHARS = set('*?:"()^~[]{}')
@@ -49,6 +53,7 @@ _TOKEN = re.compile(
     r"|(?P<other>\S)",
     re.IGNORECASE,
 )
+_SYNTAX_RUN = re.compile(r'[*?:"()^~\[\]{}]+')
 _SENTENCE_MARK = re.compile(r"\w[?!.,;]+(?:\s|$)|(?<!\S)\?(?!\S)")
 _COMMON = frozenset("""a an and are as at be by can for from have i if in is it its me my of on or
     that the this to was what when where which who why how will with you your do does""".split())
@@ -79,7 +84,14 @@ def read_query(text: str) -> ReadQuery:
     kept: list[str] = []
     read_as_text: set[str] = set()
     syntax = False
+    # A message of many words in sentences quotes and uses colons as prose
+    # does ('I heard of "sleep apnea surgery"'): all of it is plain text.
+    message = not keywords and sum(kind == "word" for kind, _v in tokens) > MESSAGE_MIN_WORDS
     for n, (kind, value) in enumerate(tokens):
+        if message and kind in ("field", "phrase", "star"):
+            read_as_text.update(c for c in value if c in _SYNTAX_CHARS)
+            kept.append(_SYNTAX_RUN.sub(" ", value))
+            continue
         if kind == "op":
             between = 0 < n < len(tokens) - 1 and tokens[n - 1][0] != "op" and tokens[n + 1][0] not in ("op",)
             if keywords and between and (value != "NOT" or n + 1 < len(tokens)):
