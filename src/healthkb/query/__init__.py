@@ -15,8 +15,8 @@
 8. ``spelling``   - corrections for words that are not words.
 9. ``snippets``   - the lines of each hit that show why it matched.
 
-A step bounding the parsed query's cost belongs between expansion and the
-run (marked in ``search.Searcher.search``).
+``bounds`` caps what a parsed query may cost (wildcards, ranges) between
+expansion and the run; ``startup`` keeps a search process's imports lean.
 
 The index package (catalog, schema, updates, store) sits below this one;
 ``healthkb.index.api`` opens a :class:`healthkb.query.search.Searcher`.

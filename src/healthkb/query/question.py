@@ -117,8 +117,8 @@ def rarest_words(words: list[str], doc_frequency, limit: int | None = None) -> l
     if len(words) <= limit:
         return words
     counts = {word: doc_frequency(word) for word in words}
-    known = [w for w in words if counts[w] > 0]
-    keep = set(sorted(known, key=lambda w: counts[w])[:limit])
+    # Words no article uses come last (the rescue may still correct them).
+    keep = set(sorted(words, key=lambda w: (counts[w] == 0, counts[w]))[:limit])
     return [w for w in words if w in keep]
 
 

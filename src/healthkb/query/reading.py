@@ -8,6 +8,7 @@ text. Syntax stays only where it is clearly meant:
 
 * a known field and a colon followed by a word or phrase (``title:insomnia``);
 * a balanced ``"quoted phrase"``;
+* a range, ``[a TO z]`` or ``title:{m TO p]``;
 * ``word*`` with two or more letters before the star, and ``?`` inside a
   word (``lumb?r``); a ``?`` ending a word or a sentence is punctuation;
 * ``AND``/``OR``/``NOT`` between keywords, in a query without sentence
@@ -32,7 +33,8 @@ from healthkb.errors import NotFoundError
 from healthkb.index.schema import WORD_PATTERN, fold_for_index
 from healthkb.text import clean_line
 
-MAX_QUERY_WORDS = 100
+MAX_QUERY_WORDS = 100  # plain words (a long message; the question step keeps its rarest)
+MAX_SYNTAX_WORDS = 64  # with query syntax
 MAX_QUERY_CHARS = 500  # with query syntax (the parser is slow on long text)
 MAX_PLAIN_CHARS = 2000  # plain words: a long message, but bounded
 MAX_WORD_CHARS = 60  # longer "words" are not words (and cost the stemmer and the spelling step)
@@ -45,6 +47,7 @@ _SYNTAX_CHARS = set('*?:"()^~[]{}')
 _TOKEN = re.compile(
     r'(?P<field>(?<![\w:])(?:' + "|".join(FIELDS) + r'):(?:"[^"]+"|[^\W_][\w\'-]*\*?))'
     r'|(?P<emptyfield>(?<![\w:])(?:' + "|".join(FIELDS) + r'):(?=[\s"()]|$))'
+    r'|(?P<range>(?<![\w:])(?:(?:' + "|".join(FIELDS) + r'):)?[\[{][^\]{}\[]*\sTO\s[^\]{}\[]*[\]}])'
     r'|(?P<phrase>"[^"]*\w[^"]*")'
     r'|(?P<star>(?<![\w*?])[^\W\d_][^\W_]+(?:\*|\?[^\W_][^\W_?*]*\*?)(?![\w*?]))'
     r'|(?P<op>(?<!\S)(?:AND|OR|NOT)(?!\S))'
@@ -88,7 +91,7 @@ def read_query(text: str) -> ReadQuery:
     # does ('I heard of "sleep apnea surgery"'): all of it is plain text.
     message = not keywords and sum(kind == "word" for kind, _v in tokens) > MESSAGE_MIN_WORDS
     for n, (kind, value) in enumerate(tokens):
-        if message and kind in ("field", "phrase", "star"):
+        if message and kind in ("field", "phrase", "star", "range"):
             read_as_text.update(c for c in value if c in _SYNTAX_CHARS)
             kept.append(_SYNTAX_RUN.sub(" ", value))
             continue
@@ -102,7 +105,7 @@ def read_query(text: str) -> ReadQuery:
                 if value.isupper():
                     read_as_text.add(value)
             continue
-        if kind in ("field", "phrase", "star"):
+        if kind in ("field", "phrase", "star", "range"):
             kept.append(value)
             syntax = True
         elif kind in ("word", "paren"):
@@ -148,9 +151,10 @@ def _balanced(tokens: list[str]) -> bool:
 def _shorten(text: str, syntax: bool) -> tuple[str, list[str]]:
     notices = []
     words = text.split()
-    if len(words) > MAX_QUERY_WORDS:
-        text = " ".join(words[:MAX_QUERY_WORDS])
-        notices.append(f"the query was shortened to its first {MAX_QUERY_WORDS} words; the rest was ignored")
+    most = MAX_SYNTAX_WORDS if syntax else MAX_QUERY_WORDS
+    if len(words) > most:
+        text = " ".join(words[:most])
+        notices.append(f"the query was shortened to its first {most} words; the rest was ignored")
     if any(len(word) > MAX_WORD_CHARS for word in words):
         text = " ".join(word[:MAX_WORD_CHARS] for word in text.split())
         notices.append(f"words longer than {MAX_WORD_CHARS} characters were shortened")

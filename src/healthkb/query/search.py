@@ -29,6 +29,7 @@ from healthkb.corpus import current_body
 from healthkb.errors import NotFoundError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.store import IndexPaths
+from healthkb.query.bounds import bound_query
 from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, is_plain, unless_searched
 from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
 from healthkb.query.question import content_words, is_question, rarest_words
@@ -145,7 +146,8 @@ class Searcher:
         if not question and not read.syntax:
             query = with_phrase_bonus(query, read.words, self.schema["body"].analyzer, PHRASE_BOOST)
         notices += built.notices
-        # (A step bounding the parsed query's cost would go here, on ``query``.)
+        bounded = bound_query(query, self.searcher.reader())  # wildcards, ranges: bounds.py
+        query, notices = bounded.query, notices + bounded.notices
         fallback = rescued = None
         results = self.searcher.search(query, limit=max(wanted, RERANK_DEPTH) if question else wanted, terms=explain)
         exact_ids = self.catalog.ids_with_title_key(match_key(text)) if match_key(text) else []
@@ -157,7 +159,7 @@ class Searcher:
                 hint='try: healthkb search "lumbar"',
             )
         if results.is_empty() and not exact_ids:
-            rescued = rescue_search(self, text, query, exact=exact, limit=wanted, explain=explain)
+            rescued = rescue_search(self, text, built.query, exact=exact, limit=wanted, explain=explain)
             notices += rescued.notices
             if rescued.results is not None:
                 results, query, built = rescued.results, rescued.query, rescued.built

@@ -99,11 +99,13 @@ def suggest_query(catalog: Catalog, query: str, is_word: Callable[[str], bool], 
             out.append(token)
             continue
         fixed = None
-        if catalog.word_df(lowered) > 0:
+        if budget <= 0 or catalog.word_df(lowered) > 0:
             pass
         elif not is_word(lowered):
+            budget -= 1
             fixed = correct_word(catalog, lowered)
         elif hint and len(lowered) >= SHORT_WORD:
+            budget -= 1
             fixed = correct_word(catalog, lowered, max_distance=1, min_df=SHORT_MIN_DF)
         if fixed:
             out.append(token.replace(bare, fixed))
