@@ -22,8 +22,9 @@ Rules (search and tests rely on them):
   phrase. Like ``MultifieldParser`` every part searches title and body (the
   title's weight is in the index). An alternative whose index terms equal
   something already searched ("kidney stones" vs "kidney stone") is dropped
-  and not reported. Words inside a matched phrase get their spelling
-  variants only (see :func:`expanded_query`).
+  and not reported, and so is a phrase that leaves a single index term
+  ("can't sleep" is "sleep" to the index). Words inside a matched phrase
+  get their spelling variants only (see :func:`expanded_query`).
 * Cost stays bounded: at most :data:`MAX_ADDED` alternatives per query
   (the vocabulary bounds them per span too); an alternative absent from the
   index is reported but builds no matcher; an all-words query in which some
@@ -188,6 +189,11 @@ def expanded_query(parse, schema, expansion: Expansion, vocabulary: Vocabulary |
         found = []
         for text in texts:
             terms = tuple(index_terms(analyzer, text))
+            if len(terms) < 2 and len(text.split()) > 1:
+                # A phrase that is one index term once its common words go
+                # ("can't sleep" -> sleep, "the runs" -> run) would match the
+                # plain word everywhere: not what the phrase means.
+                continue
             if terms and terms not in seen and len(added) < MAX_ADDED:
                 seen.add(terms)
                 if text not in cache:
