@@ -27,6 +27,7 @@ says when something typed was read as plain text.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from healthkb.errors import NotFoundError
@@ -80,7 +81,9 @@ def read_query(text: str) -> ReadQuery:
     notices: list[str] = []
     if len(text) > MAX_INPUT_CHARS:
         text = text[:MAX_INPUT_CHARS]
-    text = clean_line(text)
+    # NFC, and no invisible format characters: "bru\u0302le\u0301e" and
+    # "zuc\u200bchini" are the words the index holds (schema.py does the same).
+    text = "".join(c for c in unicodedata.normalize("NFC", clean_line(text)) if unicodedata.category(c) != "Cf")
     tokens = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)]
     keywords = not _SENTENCE_MARK.search(text) and not any(
         value.lower() in _COMMON for kind, value in tokens if kind == "word")
