@@ -21,7 +21,7 @@ from healthkb.cli import cli, main
 from healthkb.corpus import STATE_DIR_NAME
 from healthkb.render import DISCLAIMER
 
-from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli, starter_files  # noqa: F401
 FLU_ID = "infections/is-it-a-cold-or-the-flu"
 
 
@@ -30,7 +30,7 @@ FLU_ID = "infections/is-it-a-cold-or-the-flu"
 
 @pytest.fixture
 def starter_kb(make_kb, seed_path) -> Path:
-    files = {p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")}
+    files = starter_files()
     files[seed_path.name] = seed_path.read_bytes()
     return make_kb(files)
 

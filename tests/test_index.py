@@ -31,7 +31,7 @@ from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION
 from healthkb.index.lock import WriteLock
 from healthkb.kb import KB
 
-from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli, starter_files  # noqa: F401
 
 
 # ---------------------------------------------------------------- helpers
@@ -49,8 +49,8 @@ def run_proc(*args: str, extra_env: dict[str, str] | None = None, timeout: float
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def starter_files(seed_path: Path) -> dict[str, bytes]:
-    files = {p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")}
+def starter_and_seed(seed_path: Path) -> dict[str, bytes]:
+    files = starter_files()
     files[seed_path.name] = seed_path.read_bytes()
     return files
 
@@ -58,7 +58,7 @@ def starter_files(seed_path: Path) -> dict[str, bytes]:
 @pytest.fixture
 def starter_kb(make_kb, seed_path) -> Path:
     """The starter KB plus the seed, in the folder HEALTHKB_KB points at."""
-    return make_kb(starter_files(seed_path))
+    return make_kb(starter_and_seed(seed_path))
 
 
 def kb_of(root: Path) -> KB:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from clihelp import STARTER_DIR, run_cli
+from clihelp import STARTER_DIR, run_cli, starter_files
 from healthkb.render import display_width, fit, middle_cut, table
 
 SEED = "000_ec7fe29246c6fc0e"
@@ -47,7 +47,7 @@ READ_KEYS = "n\n2\n/sleep\n1\nb\ng colds\n?\nzz\np\nq\n"
 
 @pytest.fixture
 def kb(make_kb, seed_path):
-    files = {p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")}
+    files = starter_files()
     files[f"{SEED}.txt"] = seed_path.read_bytes()
     root = make_kb(files)
     assert run_cli("reindex").code == 0

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import article, run_cli
+from clihelp import article, run_cli, starter_files
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 STARTER_DIR = REPO_DIR / "kb"
@@ -178,7 +178,7 @@ def test_real_processes_and_shard_workers_never_touch_the_network(tmp_path, make
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     log = tmp_path / "network.log"
-    root = make_kb({p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")})
+    root = make_kb(starter_files())
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),

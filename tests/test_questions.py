@@ -16,16 +16,14 @@ from healthkb.query import ranking
 from healthkb.query.question import content_words, intents_of, is_question
 from healthkb.query.reading import read_query
 
-from clihelp import STARTER_DIR, article, run_cli
+from clihelp import STARTER_DIR, article, run_cli, starter_files
+from conftest import write_kb
 
 
 @pytest.fixture(scope="module")
 def starter(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("questions") / "kb"
-    for path in STARTER_DIR.rglob("*.txt"):
-        target = root / path.relative_to(STARTER_DIR)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
+    write_kb(root, starter_files())
     open_index(KB(root, "option")).close()
     return root
 

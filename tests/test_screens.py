@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from clihelp import STARTER_DIR, run_cli
+from clihelp import STARTER_DIR, run_cli, starter_files
 from ptyscreen import Terminal, same_screen, terminal_env
 
 pytest.importorskip("pexpect")
@@ -26,7 +26,7 @@ needs_less = pytest.mark.skipif(shutil.which("less") is None, reason="less is no
 
 @pytest.fixture
 def kb(make_kb, seed_path):
-    files = {p.relative_to(STARTER_DIR).as_posix(): p.read_bytes() for p in STARTER_DIR.rglob("*.txt")}
+    files = starter_files()
     files[f"{SEED}.txt"] = seed_path.read_bytes()
     # One note of the user's own whose footer names what the KB lacks, so `check` has something to say.
     files["notes/knee-notes.txt"] = (

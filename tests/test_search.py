@@ -21,7 +21,8 @@ from healthkb.cli import main
 from healthkb.index.api import open_index
 from healthkb.kb import KB
 
-from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli  # noqa: F401
+from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli, starter_files  # noqa: F401
+from conftest import write_kb
 
 SEED_NAME = f"{SEED_ID}.txt"
 SHARED_SEED = REPO_DIR.parent / "shared" / "seeds" / SEED_NAME
@@ -36,10 +37,7 @@ HIT_KEYS = {"id", "title", "score", "snippet", "path"}
 def starter(tmp_path_factory) -> Path:
     """The starter KB plus the seed, indexed once; tests pass it with --kb."""
     root = tmp_path_factory.mktemp("starter") / "kb"
-    for path in STARTER_DIR.rglob("*.txt"):
-        target = root / path.relative_to(STARTER_DIR)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
+    write_kb(root, starter_files())
     seed = SHARED_SEED if SHARED_SEED.is_file() else BUNDLED_SEED
     (root / SEED_NAME).write_bytes(seed.read_bytes())
     open_index(KB(root, "option")).close()
