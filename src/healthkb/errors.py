@@ -125,3 +125,8 @@ def disk_full(path: str | os.PathLike) -> bool:
     except OSError:
         return False
     return fs.f_bavail * fs.f_frsize < 64 * 1024
+
+
+class IndexingStoppedError(IndexUnavailableError):
+    """A shard worker of a full build died without a word (killed, usually by
+    the kernel's out-of-memory killer)."""

@@ -36,6 +36,9 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2060-\u2064"
     "\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U000e0000-\U000e007f]"
 )
+# Every sequence above starts with one of these characters: a text without
+# any (nearly every article) is returned as it is, ~50x faster than the sub.
+_ESCAPE_START = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -47,6 +50,8 @@ _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
 
 def normalize_newlines(text: str) -> str:
     """CRLF, CR and Unicode line separators all become ``\\n``."""
+    if "\r" not in text and (text.isascii() or not any(c in text for c in "\u2028\u2029\x85")):
+        return text  # the common case, without a regex pass
     return _LINE_BREAKS.sub("\n", text)
 
 
@@ -55,6 +60,8 @@ def strip_controls(text: str) -> str:
 
     For text that is stored or matched, not shown: :func:`sanitize` is for
     what a person reads."""
+    if not _ESCAPE_START.search(text):
+        return text
     return _ESCAPES.sub("", text)
 
 

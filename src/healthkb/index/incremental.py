@@ -95,6 +95,8 @@ def _update_whoosh(paths, catalog, changed, removed, before, links) -> None:
     shards through ``removed_shards``."""
     from whoosh import index as whoosh_index
 
+    from healthkb.index.codec import writer as compact_writer
+
     generation = int(catalog.get_meta("generation"))
     work: dict[int, list] = {}
     for article_id in removed:
@@ -113,7 +115,7 @@ def _update_whoosh(paths, catalog, changed, removed, before, links) -> None:
     for shard, items in sorted(work.items()):
         try:
             ix = whoosh_index.open_dir(str(paths.shard_dir(generation, shard)))
-            writer = ix.writer(compound=False, timeout=5.0)
+            writer = compact_writer(ix, compound=False, timeout=5.0)
         except Exception as exc:  # noqa: BLE001 - whatever broke the shard, rebuild it
             raise IndexDamaged(f"shard {shard}: {type(exc).__name__}: {exc}") from exc
         try:

@@ -93,6 +93,9 @@ class HealthTokenizer(Tokenizer):
         self.minsize = minsize
         self._stops = frozenset(STOP_WORDS)
         self._cache: dict[str, str] = {}
+        # When a set: terms() adds every folded word it sees (stop words too),
+        # so a build gets the spelling vocabulary from the same pass.
+        self.word_sink: set[str] | None = None
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and (other.stem, other.minsize) == (self.stem, self.minsize)
@@ -125,10 +128,13 @@ class HealthTokenizer(Tokenizer):
         comprehension instead of a generator of Token objects.
         """
         text = fold_for_index(value)
+        found = WORD_PATTERN.findall(text)
+        if self.word_sink is not None:
+            self.word_sink.update(found)
         if len(text) != len(value):  # folding changed lengths: take the careful path
             return [t.text for t in self(value)]
         stops, cache, minsize = self._stops, self._cache, self.minsize
-        words = [w for w in WORD_PATTERN.findall(text) if len(w) >= minsize and w not in stops]
+        words = [w for w in found if len(w) >= minsize and w not in stops]
         if not self.stem:
             return words
         if len(cache) > 100_000:

@@ -17,8 +17,8 @@ import sqlite3
 import time
 from collections import Counter
 
-from healthkb.corpus import Skipped, UndecodableError, load_article, scan_kb, tree_state
-from healthkb.errors import IndexUnavailableError, disk_full, storage_failure
+from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb, tree_state
+from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import incremental_update
 from healthkb.index.lock import WriteLock
@@ -42,7 +42,14 @@ from healthkb.index.store import (
     remove_stale_generations,
     remove_stale_temporaries,
 )
-from healthkb.index.workers import BATCH_SIZE, DocTask, ShardWorker, index_documents
+from healthkb.index.workers import (
+    BATCH_SIZE,
+    MIN_SEGMENT_MB,
+    SegmentedWriter,
+    ShardResult,
+    ShardWorker,
+    segment_budget_mb,
+)
 from healthkb.kb import remove_stale_copies
 from healthkb.links import ArticleKeys, LinkResolver
 
@@ -114,8 +121,12 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
     catalog = Catalog(paths.catalog, writer=True)
     try:
         catalog.create()
-        if catalog.get_meta("generation") is None:
+        generation = catalog.get_meta("generation")
+        if generation is None:
             full = True
+        # Generations other than the current one are leftovers of killed
+        # builds (or old ones a reader may have held): no writer needs them.
+        remove_stale_generations(paths, keep=int(generation) if generation is not None else None)
         # Taken before the scan: a file that changes after this moment leaves
         # a digest that no longer matches, so the next read updates again.
         state = tree_state(paths.kb.root)
@@ -138,25 +149,76 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
     report.full = True
     old = catalog.get_meta("generation")
     old_generation = int(old) if old is not None else None
-    remove_stale_generations(paths, keep=old_generation)  # leftovers of killed builds
     generation = (old_generation or 0) + 1
     parallel = len(scan.files) >= PARALLEL_MIN_DOCS and (os.cpu_count() or 1) > 1
     shards = min(os.cpu_count() or 1, MAX_SHARDS) if parallel else 1
-
-    # Start the workers now: their interpreters start up while we read the files.
-    workers = [ShardWorker(str(paths.shard_dir(generation, k))) for k in range(shards)] if shards > 1 else []
+    segment_mb = segment_budget_mb(shards)
     try:
-        _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, shards, workers)
-    finally:
-        for worker in workers:
-            worker.kill()
+        _build_generation(paths, catalog, scan, report, progress, generation, shards, segment_mb)
+    except IndexingStoppedError:
+        # Most likely the out-of-memory killer: try once more with a quarter
+        # of the memory per worker (the transaction was rolled back).
+        remove_stale_generations(paths, keep=old_generation)
+        report.notices.append("an indexing process was stopped (out of memory?); retrying with smaller memory pools")
+        _build_generation(paths, catalog, scan, report, progress, generation, shards, max(MIN_SEGMENT_MB, segment_mb // 4))
     remove_stale_generations(paths, keep=generation)
 
 
-def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, shards, workers) -> None:
+class _InlineShard:
+    """The single-shard build, in this process, behind the same calls as a ShardWorker."""
+
+    def __init__(self, shard_dir: str, segment_mb: int) -> None:
+        self.shard = SegmentedWriter(shard_dir, segment_mb)
+
+    def send(self, kind: str, docs: list) -> None:
+        (self.shard.add if kind == "add" else self.shard.replace)(docs)
+
+    def close_input(self) -> None:
+        self.shard.commit()
+
+    def finish(self, on_progress) -> ShardResult:
+        on_progress(self.shard.indexed)
+        return ShardResult(self.shard.indexed, self.shard.words, self.shard.segments)
+
+    def kill(self) -> None:
+        self.shard.cancel()
+
+
+def _start_shards(paths: IndexPaths, generation: int, shards: int, segment_mb: int) -> list:
+    if shards == 1:
+        return [_InlineShard(str(paths.shard_dir(generation, 0)), segment_mb)]
+    workers = []
+    try:
+        for k in range(shards):
+            workers.append(ShardWorker(str(paths.shard_dir(generation, k)), segment_mb))
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+        raise
+    return workers
+
+
+def _build_generation(paths, catalog, scan, report, progress, generation, shards, segment_mb) -> None:
+    """Read every file once and stream its text to the shard that indexes it,
+    filling the catalog in the same pass; links are resolved after the
+    workers are done, so they never compete with them for a core."""
+    # Start the workers first: their interpreters start up while we read.
+    sinks = _start_shards(paths, generation, shards, segment_mb)
+    try:
+        _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
+    finally:
+        for sink in sinks:
+            sink.kill()
+
+
+def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks) -> None:
+    from healthkb.index.schema import HealthTokenizer
+
+    shards = len(sinks)
     skipped = list(scan.skipped)
     keys: list[ArticleKeys] = []
-    docs: list[tuple[str, str, str]] = []  # id, abspath, sha256
+    base_titles: dict[str, str] = {}
+    pending: list[list] = [[] for _ in range(shards)]
     total = len(scan.files)
     with catalog.transaction():
         for table in ("articles", "links", "words", "skipped", "folders"):
@@ -164,6 +226,7 @@ def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, 
         for done, file in enumerate(scan.files, 1):
             try:
                 article, decoded = load_article(file)
+                settled = _unchanged_since_scan(file)
             except UndecodableError as exc:
                 skipped.append(Skipped(file.relpath, str(exc)))
                 continue
@@ -171,81 +234,93 @@ def _fill_catalog_and_index(paths, catalog, scan, report, progress, generation, 
                 skipped.append(Skipped(file.relpath, f"unreadable ({exc.strerror})"))
                 continue
             shard = shard_of(article.id, shards)
-            catalog.upsert_article(article_values(article, decoded, file.size, file.mtime_ns, shard))
+            values = article_values(article, decoded, file.size, file.mtime_ns, shard)
+            if not settled:
+                values.update(DIRTY)  # changed while we read it: the next update reads it again
+            catalog.upsert_article(values)
             keys.append(ArticleKeys.from_article(article))
-            docs.append((article.id, file.abspath, decoded.sha256))
+            base_titles[article.id] = article.title
+            batch = pending[shard]
+            batch.append((article.id, article.title, article.body))
+            if len(batch) >= BATCH_SIZE:
+                sinks[shard].send("add", batch)
+                pending[shard] = []
             if done % 500 == 0:
                 progress("reading", done, total)
+        for shard, batch in enumerate(pending):
+            if batch:
+                sinks[shard].send("add", batch)
         progress("reading", total, total)
+
         resolver = LinkResolver(keys)
         del keys
+        # Documents went out with the article's own title; re-index the few
+        # whose display title (inferred from neighbours' nav lines) indexes
+        # differently.  Compared as index terms, so "Sleep apnea" vs "Sleep
+        # Apnea" costs nothing.
+        tokenizer = HealthTokenizer()
+        retitled = [
+            (article_id, resolver.title(article_id)[0])
+            for article_id, base in base_titles.items()
+            if tokenizer.terms(base) != tokenizer.terms(resolver.title(article_id)[0])
+        ]
+        del base_titles
+        dirty = _send_retitled(paths, catalog, sinks, retitled)
+        for sink in sinks:
+            sink.close_input()
 
         words: Counter = Counter()
-        stale: list[str] = []
-        tasks = [DocTask(i, p, sha, resolver.title(i)[0]) for i, p, sha in docs]
-        del docs
-        if shards > 1:
-            stale = _build_shards_parallel(workers, tasks, catalog, resolver, words, progress)
-        else:
-            stale = _build_shard_inline(paths, generation, tasks, words, progress)
-            store_all_links(catalog, resolver)
+        indexed = 0
+
+        def advance(count: int) -> None:
+            nonlocal indexed
+            indexed += count
+            progress("indexing", min(indexed, total), total)
+
+        for sink in sinks:
+            result = sink.finish(advance)
+            words.update(result.words)
+        store_all_links(catalog, resolver)
         store_titles(catalog, resolver.titles())
-        if stale:
-            catalog.db.executemany("UPDATE articles SET mtime_ns=-1 WHERE id=?", ((i,) for i in stale))
+        if dirty:
+            catalog.db.executemany("UPDATE articles SET mtime_ns=-1, sha256='' WHERE id=?", ((i,) for i in dirty))
         catalog.add_words(words)
         catalog.replace_folders(scan.folders)
         catalog.replace_skipped((s.path, s.reason) for s in skipped)
         catalog.set_meta("generation", str(generation))
         catalog.set_meta("shards", str(shards))
         catalog.set_meta("updated_at", str(time.time()))
-    report.added = [t.id for t in tasks]
+    report.added = [article_id for article_id, _title, _source in resolver.titles()]
     report.skipped = skipped
 
 
-def _build_shard_inline(paths: IndexPaths, generation: int, tasks: list[DocTask], words: Counter, progress) -> list[str]:
-    from whoosh import index as whoosh_index
-
-    from healthkb.index.schema import build_schema
-
-    shard_dir = paths.shard_dir(generation, 0)
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    writer = whoosh_index.create_in(str(shard_dir), build_schema()).writer(limitmb=96, compound=False)
-    stale: list[str] = []
-    for start in range(0, len(tasks), BATCH_SIZE):
-        _done, lost = index_documents(writer, tasks[start : start + BATCH_SIZE], words)
-        stale.extend(lost)
-        progress("indexing", min(start + BATCH_SIZE, len(tasks)), len(tasks))
-    writer.commit(merge=False)
-    return stale
+# Catalog values that make the next update re-read and re-index an article,
+# whatever its bytes are by then: no stat matches mtime -1, no hash matches "".
+DIRTY = {"mtime_ns": -1, "sha256": ""}
 
 
-def _build_shards_parallel(
-    workers: list, tasks: list[DocTask], catalog: Catalog,
-    resolver: LinkResolver, words: Counter, progress: Progress,
-) -> list[str]:
-    shards = len(workers)
-    done = 0
+def _unchanged_since_scan(file) -> bool:
+    """Whether the file still has the size and mtime the scan saw (so the
+    bytes just read are the ones those fingerprints describe)."""
     try:
-        per_shard: list[list[DocTask]] = [[] for _ in range(shards)]
-        for task in tasks:
-            per_shard[shard_of(task.id, shards)].append(task)
-        for worker, shard_tasks in zip(workers, per_shard):
-            worker.feed([shard_tasks[i : i + BATCH_SIZE] for i in range(0, len(shard_tasks), BATCH_SIZE)])
-        # The workers index while this process resolves and stores the links.
-        store_all_links(catalog, resolver)
-        stale: list[str] = []
+        st = os.stat(file.abspath)
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns) == (file.size, file.mtime_ns)
 
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
-            progress("indexing", done, len(tasks))
 
-        for worker in workers:
-            result = worker.finish(advance)
-            words.update(result.words)
-            stale.extend(result.changed)
-        return stale
-    finally:
-        for worker in workers:
-            worker.kill()
-
+def _send_retitled(paths, catalog, sinks, retitled) -> list[str]:
+    """Send re-titled documents again (their text read back, rare); ids whose
+    file changed meanwhile are returned to be marked dirty instead."""
+    dirty: list[str] = []
+    per_shard: dict[int, list] = {}
+    for article_id, title in retitled:
+        row = catalog.db.execute("SELECT path, sha256, shard FROM articles WHERE id=?", (article_id,)).fetchone()
+        body = current_body(os.path.join(paths.kb.root, row[0]), row[1]) if row[1] else None
+        if body is None:
+            dirty.append(article_id)
+            continue
+        per_shard.setdefault(row[2], []).append((article_id, title, body))
+    for shard, docs in per_shard.items():
+        sinks[shard].send("replace", docs)
+    return dirty

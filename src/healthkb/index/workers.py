@@ -1,9 +1,18 @@
 """Parallel Whoosh indexing without Whoosh's own ``procs`` workers.
 
 Each worker process owns one *shard* (a complete Whoosh index of its own) for
-the length of a full build: it receives batches of documents over a pipe,
-indexes them, and commits once at the end.  Search reads all shards through
-one ``MultiReader``, so BM25 statistics stay global.
+the length of a full build: it receives batches of documents over a pipe
+*while the parent is still reading files*, indexes them, and commits at the
+end.  A document arrives with its text: a worker never opens an article, so
+what it indexes is exactly what the parent hashed into the catalog.  Search
+reads all shards through one ``MultiReader``, so BM25 statistics stay global.
+
+Memory: Whoosh keeps a segment's postings in a pool and, past ``limitmb``,
+spills them to disk and merges them back (one pickle per posting, a third of
+the worker's time).  A worker instead commits a segment whenever its pool
+reaches its budget, so the pool never spills; the budget is sized from the
+memory available (:func:`segment_budget_mb`).  A shard may thus hold a few
+segments; later incremental updates merge them (Whoosh's merge policy).
 
 Why not ``writer(procs=N)``: its workers inherit the index lock and outlive a
 killed parent (see the hardening issue).  Ours are fresh interpreters started
@@ -17,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import os
 import pickle
+import queue
 import signal
 import struct
 import subprocess
@@ -25,24 +35,51 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-BATCH_SIZE = 200
+from healthkb.errors import IndexingStoppedError
 
+BATCH_SIZE = 100  # documents per message: small enough that workers start early
+QUEUE_BATCHES = 8  # batches waiting for one worker's pipe: bounds the parent's memory
+# Segment budgets, in Whoosh's own accounting of pool bytes.  Measured on
+# scripts/make_corpus.py text: a pool of N accounted MB costs ~1.5 N MB of
+# process memory (tuples, bytes and floats of each posting).
+DEFAULT_SEGMENT_MB = 96
+MIN_SEGMENT_MB = 8
+POOL_OVERHEAD = 1.6  # resident bytes per accounted pool byte, with margin
+MEMORY_SHARE = 0.4  # of MemAvailable, for all workers' pools together
+MEMAVAILABLE_ENV = "HEALTHKB_MEMAVAILABLE_KB"  # tests simulate a machine short of memory
 
-@dataclass(frozen=True, slots=True)
-class DocTask:
-    """One document to index: where to read it and what the catalog decided."""
-
-    id: str
-    abspath: str
-    sha256: str
-    title: str
+Doc = tuple[str, str, str]  # (id, title, body)
 
 
 @dataclass(slots=True)
 class ShardResult:
     indexed: int
     words: Counter
-    changed: list[str]  # ids whose content no longer matched the catalog's hash
+    segments: int = 1
+
+
+def available_memory_kb() -> int | None:
+    """MemAvailable from /proc/meminfo (or the test override); None if unknown."""
+    override = os.environ.get(MEMAVAILABLE_ENV)
+    if override:
+        return int(override)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def segment_budget_mb(workers: int, ceiling: int = DEFAULT_SEGMENT_MB) -> int:
+    """Pool budget per worker: ``ceiling``, less when memory is short."""
+    available = available_memory_kb()
+    if available is None:
+        return ceiling
+    share = available / 1024 * MEMORY_SHARE / max(workers, 1) / POOL_OVERHEAD
+    return max(MIN_SEGMENT_MB, min(ceiling, int(share)))
 
 
 def _die_with_parent() -> None:
@@ -57,22 +94,72 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent is already gone
 
 
-def index_documents(writer, docs: list[DocTask], words: Counter) -> tuple[int, list[str]]:
-    """Add ``docs`` to an open Whoosh writer; count each word once per document."""
-    from healthkb.corpus import current_body
-    from healthkb.index.schema import WORD_PATTERN, fold_for_index
+class SegmentedWriter:
+    """Adds documents to one Whoosh index, committing a segment whenever the
+    posting pool reaches ``segment_mb`` so that it never spills to disk, and
+    collecting each document's folded words (for spelling) in the same pass
+    that makes its terms."""
 
-    indexed = 0
-    changed: list[str] = []
-    for doc in docs:
-        body = current_body(doc.abspath, doc.sha256)
-        if body is None:
-            changed.append(doc.id)
-            continue
-        writer.add_document(id=doc.id, title=doc.title, body=body)
-        words.update(set(WORD_PATTERN.findall(fold_for_index(doc.title + " " + body))))
-        indexed += 1
-    return indexed, changed
+    def __init__(self, index_dir: str, segment_mb: int) -> None:
+        from whoosh import index as whoosh_index
+
+        from healthkb.index.schema import build_schema
+
+        os.makedirs(index_dir, exist_ok=True)
+        self.index = whoosh_index.create_in(index_dir, build_schema())
+        # One analyzer for every segment's writer: its stem cache stays warm.
+        self.analyzer = self.index.schema["body"].analyzer
+        self.flush_bytes = segment_mb * 1024 * 1024
+        self.words: Counter = Counter()
+        self.indexed = 0
+        self.segments = 0
+        self.writer = self._new_writer()
+
+    def _new_writer(self):
+        from healthkb.index.codec import writer as compact_writer
+
+        # limitmb above the flush point: the pool commits before it would spill.
+        writer = compact_writer(self.index, limitmb=self.flush_bytes // (1024 * 1024) + 32, compound=False)
+        writer.schema["title"].analyzer = writer.schema["body"].analyzer = self.analyzer
+        return writer
+
+    def add(self, docs: list[Doc]) -> None:
+        writer, words = self.writer, self.words
+        seen: set[str] = set()
+        self.analyzer.word_sink = seen
+        try:
+            for article_id, title, body in docs:
+                seen.clear()
+                writer.add_document(id=article_id, title=title, body=body)
+                words.update(seen)
+                self.indexed += 1
+                if writer.pool.currentsize >= self.flush_bytes:
+                    writer.commit(merge=False)
+                    self.segments += 1
+                    writer = self.writer = self._new_writer()
+        finally:
+            self.analyzer.word_sink = None
+
+    def replace(self, docs: list[Doc]) -> None:
+        """Re-index documents already added (their display title changed)."""
+        from healthkb.index.codec import writer as compact_writer
+
+        self.commit()
+        writer = compact_writer(self.index, compound=False)
+        for article_id, title, body in docs:
+            writer.update_document(id=article_id, title=title, body=body)
+        writer.commit(merge=False)
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.commit(merge=False)
+            self.segments += 1
+            self.writer = None
+
+    def cancel(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
 
 
 def _send(stream, message) -> None:
@@ -91,37 +178,34 @@ def _receive(stream):
     data = stream.read(size)
     if len(data) < size:
         raise EOFError
-    return pickle.loads(data)
+    # Only ever from our own parent or child process over a private pipe.
+    return pickle.loads(data)  # noqa: S301
 
 
-def shard_main(shard_dir: str, limitmb: int) -> None:
-    """Worker process: index batches from stdin into a new shard, then commit."""
+def shard_main(shard_dir: str, segment_mb: int) -> None:
+    """Worker process: index batches from stdin into a new shard, then commit.
+
+    Messages in: ``("add", docs)``, ``("replace", docs)``, then ``None``."""
     _die_with_parent()
-    from whoosh import index as whoosh_index
-
-    from healthkb.index.schema import build_schema
-
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
-    os.makedirs(shard_dir, exist_ok=True)
-    writer = whoosh_index.create_in(shard_dir, build_schema()).writer(limitmb=limitmb, compound=False)
-    words: Counter = Counter()
-    indexed = 0
-    changed: list[str] = []
+    shard = SegmentedWriter(shard_dir, segment_mb)
     try:
         while True:
             try:
-                batch = _receive(inbox)
+                message = _receive(inbox)
             except EOFError:
-                writer.cancel()
+                shard.cancel()
                 os._exit(1)  # the parent went away: abandon the build
-            if batch is None:
+            if message is None:
                 break
-            done, lost = index_documents(writer, batch, words)
-            indexed += done
-            changed.extend(lost)
-            _send(outbox, ("progress", len(batch)))
-        writer.commit(merge=False)
-        _send(outbox, ("done", ShardResult(indexed, words, changed)))
+            kind, docs = message
+            if kind == "add":
+                shard.add(docs)
+            else:
+                shard.replace(docs)
+            _send(outbox, ("progress", len(docs)))
+        shard.commit()
+        _send(outbox, ("done", ShardResult(shard.indexed, shard.words, shard.segments)))
     except Exception as exc:  # report any failure to the parent, which raises it
         _send(outbox, ("error", f"{type(exc).__name__}: {exc}"))
 
@@ -131,54 +215,96 @@ class ShardWorker:
 
     A plain subprocess running ``python -m healthkb.index.workers``: unlike
     multiprocessing it never re-imports the caller's ``__main__``, and it
-    inherits no file descriptors (so no lock) from the parent.
+    inherits no file descriptors (so no lock) from the parent.  Messages go
+    through a bounded queue and a writer thread, so the parent keeps reading
+    files while a worker is busy, and a full pipe to one worker never keeps
+    the others waiting.
     """
 
-    def __init__(self, shard_dir: str, limitmb: int = 128) -> None:
+    def __init__(self, shard_dir: str, segment_mb: int = DEFAULT_SEGMENT_MB) -> None:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         # process_group=0: a process group of its own, so Ctrl-C in the terminal
         # interrupts only the parent (which then kills us) and no worker prints
         # a KeyboardInterrupt traceback.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(limitmb)],
+            [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(segment_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, env=env, process_group=0,
         )
-        self._feeder: threading.Thread | None = None
+        self._outbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
+        # Replies are drained by a thread too: a worker blocked writing
+        # progress to a full pipe would stop reading ours (a deadlock).
+        self._inbox: queue.Queue = queue.Queue()
+        self._broken = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._write_all, daemon=True),
+            threading.Thread(target=self._read_all, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def feed(self, batches: list[list[DocTask]]) -> None:
-        """Send every batch, then the end mark, from a thread of its own: a
-        full pipe to one worker must not keep the others waiting."""
-
-        def write_all() -> None:
-            try:
-                for batch in batches:
-                    _send(self.process.stdin, batch)
-                _send(self.process.stdin, None)
-                self.process.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass  # the worker died or was killed; finish() reports it
-
-        self._feeder = threading.Thread(target=write_all, daemon=True)
-        self._feeder.start()
-
-    def _next(self):
+    def _write_all(self) -> None:
         try:
-            kind, value = _receive(self.process.stdout)
-        except EOFError:
-            raise RuntimeError(f"an indexing worker stopped (exit {self.process.wait()})") from None
-        if kind == "error":
-            raise RuntimeError(value)
-        return kind, value
+            while True:
+                message = self._outbox.get()
+                _send(self.process.stdin, message)
+                if message is None:
+                    self.process.stdin.close()
+                    return
+        except (BrokenPipeError, OSError, ValueError):
+            self._broken.set()  # the worker died or was killed; finish() reports it
+
+    def _read_all(self) -> None:
+        try:
+            while True:
+                self._inbox.put(_receive(self.process.stdout))
+        except (EOFError, OSError, ValueError):
+            self._inbox.put(("eof", None))
+
+    def send(self, kind: str, docs: list[Doc]) -> None:
+        self._put((kind, docs))
+
+    def close_input(self) -> None:
+        self._put(None)
+
+    def _put(self, message) -> None:
+        while True:
+            if self._broken.is_set():
+                self._failed()
+            try:
+                self._outbox.put(message, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _failed(self):
+        """Raise what went wrong: the worker's own error, or its death."""
+        self._threads[1].join(timeout=5)
+        while True:
+            try:
+                kind, value = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "error":
+                raise RuntimeError(value)
+        code = self.process.wait()
+        raise IndexingStoppedError(
+            "an indexing process was stopped — out of memory?",
+            hint=f"worker exit {code}; close other programs, or run `healthkb reindex` again",
+        )
 
     def finish(self, on_progress) -> ShardResult:
         while True:
-            kind, value = self._next()
+            kind, value = self._inbox.get()
             if kind == "progress":
                 on_progress(value)
-            else:
+            elif kind == "done":
                 self.process.wait(timeout=30)
                 return value
+            else:
+                if kind == "error":
+                    raise RuntimeError(value)
+                self._failed()
 
     def kill(self) -> None:
         if self.process.poll() is None:

