@@ -95,6 +95,7 @@ def _update_whoosh(paths, catalog, changed, removed, before, links) -> None:
     shards through ``removed_shards``."""
     from whoosh import index as whoosh_index
 
+    from healthkb.index.codec import merge_policy
     from healthkb.index.codec import writer as compact_writer
 
     generation = int(catalog.get_meta("generation"))
@@ -126,7 +127,7 @@ def _update_whoosh(paths, catalog, changed, removed, before, links) -> None:
                     writer.update_document(**doc)
             # Committing merges small segments, so it reads old ones too:
             # damage can show up here as well as above.
-            writer.commit()
+            writer.commit(mergetype=merge_policy)
         except Exception as exc:  # noqa: BLE001 - a damaged segment raises many types
             _cancel(writer)
             if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
