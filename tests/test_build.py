@@ -255,9 +255,9 @@ def test_a_killed_worker_is_retried_once_with_smaller_pools(kb, monkeypatch):
     budgets = []
     original_init = workers.ShardWorker.__init__
 
-    def start(self, shard_dir, segment_mb, split=True):
+    def start(self, shard_dir, segment_mb):
         budgets.append(segment_mb)
-        original_init(self, shard_dir, segment_mb, split)
+        original_init(self, shard_dir, segment_mb)
         if len(budgets) == 1:
             os.kill(self.process.pid, signal.SIGKILL)  # what the OOM killer does
 
@@ -319,35 +319,28 @@ def test_the_pool_budget_follows_available_memory(monkeypatch):
     assert workers.segment_budget_mb(2) == workers.MIN_SEGMENT_MB
 
 
-def test_a_build_short_of_memory_completes_with_a_small_pool(isolated_env, monkeypatch):
+def test_a_build_short_of_memory_completes_in_small_segments(isolated_env, monkeypatch):
     root = isolated_env.kb
-    words = " ".join(f"w{n}x" for n in range(400))
     for number in range(60):
+        words = " ".join(f"w{number}x{n}" for n in range(400))  # 24,000 distinct terms in all
         path = write_article(root, number, 0)
-        path.write_text(article(body_of(number, 0) + " " + words * 4, heading=f"Note {number}"), encoding="utf-8")
+        path.write_text(article(body_of(number, 0) + " " + words, heading=f"Note {number}"), encoding="utf-8")
     monkeypatch.setenv(workers.MEMAVAILABLE_ENV, "2000")  # 2 MB left
     monkeypatch.setattr(workers, "MIN_SEGMENT_MB", 1)  # the floor, scaled to this small KB
     budgets = []
     original_init = workers.SegmentedWriter.__init__
 
-    def spy(self, index_dir, segment_mb, split=True):
-        budgets.append((segment_mb, split))
-        original_init(self, index_dir, segment_mb, split)
+    def spy(self, index_dir, segment_mb):
+        budgets.append(segment_mb)
+        original_init(self, index_dir, segment_mb)
 
     monkeypatch.setattr(workers.SegmentedWriter, "__init__", spy)
     report = reindex(kb_of(root), full=True)
     assert len(report.added) == 60
-    # 60 articles need ~7 MB of pool: more than 4 segments of 1 MB, so one
-    # segment whose pool spilled to disk at 1 MB.
-    assert budgets == [(1, False)]
-    assert_index_is_current(root)
-    for path in sorted(root.rglob("*.txt"))[25:]:  # a smaller shard: split into segments
-        path.unlink()
-    budgets.clear()
-    reindex(kb_of(root), full=True)
-    assert budgets == [(1, True)]
+    assert budgets == [1]
     paths = index_paths(kb_of(root))
-    assert len(list(paths.shard_dir(_generation(root), 0).glob("*.pst"))) > 1
+    # ~3.5 MB of packed postings: the 1 MB budget cut the shard into segments.
+    assert len(list(paths.shard_dir(_generation(root), 0).glob("*.pst"))) >= 3
     assert_index_is_current(root)
 
 
@@ -381,15 +374,21 @@ def test_compact_posting_blocks_answer_like_whoosh_s_own(tmp_path):
     from whoosh import index as whoosh_index
     from whoosh.query import Phrase, Term
 
+    from healthkb.index.codec import TermPool
     from healthkb.index.codec import writer as compact_writer
     from healthkb.index.schema import build_schema
+
+    def compact(ix):
+        writer = compact_writer(ix, compound=False)
+        writer.pool = TermPool()  # as the build does
+        return writer
 
     docs = [
         (f"d{n}", f"Title {n}", " ".join(["sleep apnea"] * (n % 5 + 1) + [f"rare{n}", "joint pain" * (n % 3)]))
         for n in range(400)
     ]
     results = []
-    for name, open_writer in (("stock", lambda ix: ix.writer()), ("compact", compact_writer)):
+    for name, open_writer in (("stock", lambda ix: ix.writer(compound=False)), ("compact", compact)):
         folder = tmp_path / name
         folder.mkdir()
         ix = whoosh_index.create_in(str(folder), build_schema())

@@ -17,6 +17,7 @@ merged ones included, are written this way.
 
 from __future__ import annotations
 
+import struct
 from array import array
 
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
@@ -120,3 +121,60 @@ def merge_policy(writer, segments):
         else:
             kept.append(segment)
     return MERGE_SMALL(writer, kept)
+
+
+_POSTING = struct.Struct("<IfI")  # docnum, weight, value length
+_NO_VALUE = 0xFFFFFFFF
+
+
+class TermPool:
+    """A segment's postings in memory, packed: ~12 bytes a posting.
+
+    Stands in for Whoosh's PostingPool, which keeps each posting as a tuple
+    of Python objects (~200 bytes) and so has to spill to disk and merge
+    back (one pickle per posting) long before a shard is indexed.  Postings
+    arrive in document order, so each term's packed list is already sorted;
+    only the terms are sorted at the end.  ``currentsize`` is what the pool
+    holds, in bytes, for the caller's flush decision.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, dict[bytes, bytearray]] = {}
+        self.currentsize = 0
+
+    def add(self, item) -> None:
+        fieldname, text, docnum, weight, value = item
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        packed = terms.get(text)
+        if packed is None:
+            packed = terms[text] = bytearray()
+            self.currentsize += 120 + len(text)  # the dict slot, key and buffer
+        if value is None:
+            packed += _POSTING.pack(docnum, weight, _NO_VALUE)
+            self.currentsize += _POSTING.size
+        else:
+            packed += _POSTING.pack(docnum, weight, len(value))
+            packed += value
+            self.currentsize += _POSTING.size + len(value)
+
+    def iter_postings(self):
+        unpack, size = _POSTING.unpack_from, _POSTING.size
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            for text in sorted(terms):
+                packed = terms[text]
+                at, end = 0, len(packed)
+                while at < end:
+                    docnum, weight, length = unpack(packed, at)
+                    at += size
+                    if length == _NO_VALUE:
+                        yield fieldname, text, docnum, weight, None
+                    else:
+                        yield fieldname, text, docnum, weight, bytes(packed[at : at + length])
+                        at += length
+
+    def cleanup(self) -> None:
+        self.fields = {}
+        self.currentsize = 0

@@ -49,7 +49,6 @@ from healthkb.index.workers import (
     ShardResult,
     ShardWorker,
     segment_budget_mb,
-    splits_into_segments,
 )
 from healthkb.kb import remove_stale_copies
 from healthkb.links import ArticleKeys, LinkResolver
@@ -168,8 +167,8 @@ def _full_build(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport,
 class _InlineShard:
     """The single-shard build, in this process, behind the same calls as a ShardWorker."""
 
-    def __init__(self, shard_dir: str, segment_mb: int, split: bool) -> None:
-        self.shard = SegmentedWriter(shard_dir, segment_mb, split)
+    def __init__(self, shard_dir: str, segment_mb: int) -> None:
+        self.shard = SegmentedWriter(shard_dir, segment_mb)
 
     def send(self, kind: str, docs: list) -> None:
         (self.shard.add if kind == "add" else self.shard.replace)(docs)
@@ -185,14 +184,13 @@ class _InlineShard:
         self.shard.cancel()
 
 
-def _start_shards(paths: IndexPaths, generation: int, shards: int, segment_mb: int, text_bytes: int) -> list:
-    split = splits_into_segments(text_bytes // shards, segment_mb)
+def _start_shards(paths: IndexPaths, generation: int, shards: int, segment_mb: int) -> list:
     if shards == 1:
-        return [_InlineShard(str(paths.shard_dir(generation, 0)), segment_mb, split)]
+        return [_InlineShard(str(paths.shard_dir(generation, 0)), segment_mb)]
     workers = []
     try:
         for k in range(shards):
-            workers.append(ShardWorker(str(paths.shard_dir(generation, k)), segment_mb, split))
+            workers.append(ShardWorker(str(paths.shard_dir(generation, k)), segment_mb))
     except BaseException:
         for worker in workers:
             worker.kill()
@@ -205,7 +203,7 @@ def _build_generation(paths, catalog, scan, report, progress, generation, shards
     filling the catalog in the same pass; links are resolved after the
     workers are done, so they never compete with them for a core."""
     # Start the workers first: their interpreters start up while we read.
-    sinks = _start_shards(paths, generation, shards, segment_mb, sum(f.size for f in scan.files))
+    sinks = _start_shards(paths, generation, shards, segment_mb)
     try:
         _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
     finally:

@@ -47,11 +47,6 @@ MIN_SEGMENT_MB = 8
 POOL_OVERHEAD = 1.6  # resident bytes per accounted pool byte, with margin
 MEMORY_SHARE = 0.4  # of MemAvailable, for all workers' pools together
 MEMAVAILABLE_ENV = "HEALTHKB_MEMAVAILABLE_KB"  # tests simulate a machine short of memory
-# A shard splits into at most this many segments; one that would need more
-# is written as one segment whose pool spills (a shard's term dictionary is
-# repeated in each segment: 4 segments make the index ~1.5x larger).
-MAX_SEGMENTS = 4
-POOL_BYTES_PER_TEXT_BYTE = 14  # measured: pool bytes per byte of article text
 
 Doc = tuple[str, str, str]  # (id, title, body)
 
@@ -87,12 +82,6 @@ def segment_budget_mb(workers: int, ceiling: int = DEFAULT_SEGMENT_MB) -> int:
     return max(MIN_SEGMENT_MB, min(ceiling, int(share)))
 
 
-def splits_into_segments(text_bytes: int, segment_mb: int) -> bool:
-    """Whether a shard of ``text_bytes`` of articles is best written as up to
-    MAX_SEGMENTS segments that never spill (faster), rather than as one."""
-    return text_bytes * POOL_BYTES_PER_TEXT_BYTE <= MAX_SEGMENTS * segment_mb * 1024 * 1024
-
-
 def _die_with_parent() -> None:
     """Linux: have the kernel send SIGKILL to this process when its parent dies."""
     try:
@@ -111,7 +100,7 @@ class SegmentedWriter:
     collecting each document's folded words (for spelling) in the same pass
     that makes its terms."""
 
-    def __init__(self, index_dir: str, segment_mb: int, split: bool = True) -> None:
+    def __init__(self, index_dir: str, segment_mb: int) -> None:
         from whoosh import index as whoosh_index
 
         from healthkb.index.schema import build_schema
@@ -120,21 +109,18 @@ class SegmentedWriter:
         self.index = whoosh_index.create_in(index_dir, build_schema())
         # One analyzer for every segment's writer: its stem cache stays warm.
         self.analyzer = self.index.schema["body"].analyzer
-        self.segment_mb = segment_mb
-        # Without splitting, the pool spills at segment_mb and merges back.
-        self.flush_bytes = segment_mb * 1024 * 1024 if split else 1 << 62
+        self.flush_bytes = segment_mb * 1024 * 1024
         self.words: Counter = Counter()
         self.indexed = 0
         self.segments = 0
         self.writer = self._new_writer()
 
     def _new_writer(self):
+        from healthkb.index.codec import TermPool
         from healthkb.index.codec import writer as compact_writer
 
-        # limitmb above the flush point when splitting: the segment is
-        # committed before the pool would spill.
-        limit = self.segment_mb + 32 if self.flush_bytes < 1 << 62 else self.segment_mb
-        writer = compact_writer(self.index, limitmb=limit, compound=False)
+        writer = compact_writer(self.index, compound=False)
+        writer.pool = TermPool()  # packed postings in memory: never spills
         writer.schema["title"].analyzer = writer.schema["body"].analyzer = self.analyzer
         return writer
 
@@ -197,13 +183,13 @@ def _receive(stream):
     return pickle.loads(data)  # noqa: S301
 
 
-def shard_main(shard_dir: str, segment_mb: int, split: bool) -> None:
+def shard_main(shard_dir: str, segment_mb: int) -> None:
     """Worker process: index batches from stdin into a new shard, then commit.
 
     Messages in: ``("add", docs)``, ``("replace", docs)``, then ``None``."""
     _die_with_parent()
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
-    shard = SegmentedWriter(shard_dir, segment_mb, split)
+    shard = SegmentedWriter(shard_dir, segment_mb)
     try:
         while True:
             try:
@@ -236,14 +222,14 @@ class ShardWorker:
     the others waiting.
     """
 
-    def __init__(self, shard_dir: str, segment_mb: int = DEFAULT_SEGMENT_MB, split: bool = True) -> None:
+    def __init__(self, shard_dir: str, segment_mb: int = DEFAULT_SEGMENT_MB) -> None:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         # process_group=0: a process group of its own, so Ctrl-C in the terminal
         # interrupts only the parent (which then kills us) and no worker prints
         # a KeyboardInterrupt traceback.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(segment_mb), "split" if split else "one"],
+            [sys.executable, "-m", "healthkb.index.workers", shard_dir, str(segment_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True, env=env, process_group=0,
         )
         self._outbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
@@ -337,4 +323,4 @@ if __name__ == "__main__":
     # healthkb.index.workers classes, not this __main__ copy of them.
     from healthkb.index.workers import shard_main as _main
 
-    _main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == "split")
+    _main(sys.argv[1], int(sys.argv[2]))
