@@ -54,6 +54,29 @@ FTS5_PROCESS_CODE = ("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
 VOCABULARY_CODE = ("import time,json; t0=time.perf_counter(); from healthkb.synonyms import load_vocabulary; "
                    "t1=time.perf_counter(); load_vocabulary(); t2=time.perf_counter(); "
                    "print(json.dumps({'import_ms': (t1-t0)*1e3, 'load_ms': (t2-t1)*1e3}))")
+# Stock Whoosh on the same files, in a child process (its CPU seconds include
+# its worker processes, which it waits for): title from the file name, the
+# whole text as body, Whoosh's StemmingAnalyzer with positions.
+STOCK_WHOOSH_CODE = """
+import os, sys
+from whoosh import fields, index
+from whoosh.analysis import StemmingAnalyzer
+root, out, mode = sys.argv[1:4]
+schema = fields.Schema(id=fields.ID(unique=True, stored=True),
+                       title=fields.TEXT(analyzer=StemmingAnalyzer(), field_boost=3.0),
+                       body=fields.TEXT(analyzer=StemmingAnalyzer()))
+os.makedirs(out)
+ix = index.create_in(out, schema)
+writer = ix.writer() if mode == 'single' else ix.writer(procs=2, limitmb=256, multisegment=True)
+for folder, dirs, files in os.walk(root):
+    dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+    for name in sorted(files):
+        if name.endswith('.txt'):
+            with open(os.path.join(folder, name), encoding='utf-8', errors='replace') as handle:
+                writer.add_document(id=name, title=name[:-4].replace('-', ' '), body=handle.read())
+writer.commit()
+"""
+STOCK_WHOOSH_MODES = {"whoosh_single": "single", "whoosh_procs2": "procs2"}
 SHORT_TIMEOUT = 120.0
 RUNNING: set[int] = set()  # process groups of live children, killed if the bench is interrupted
 SAMPLE_INTERVAL = 0.02
@@ -137,7 +160,7 @@ def run(cmd: list[str], env: dict, timeout: float = SHORT_TIMEOUT, sample_memory
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     return {"seconds": seconds, "rc": proc.returncode, "stdout": out.decode("utf-8", "replace"),
-            "stderr": stderr, "max_rss_kb": usage.ru_maxrss,
+            "stderr": stderr, "max_rss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
             "tree_pss_kb": sampler.stop() if sampler else None}
 
 
@@ -320,8 +343,14 @@ def bench_freshness(kb_dir: Path, repeat: int = 15) -> dict:
 
 # --------------------------------------------------------------------------- baselines
 
+def cpu_seconds() -> float:
+    import resource  # noqa: PLC0415  (POSIX only, like the rest of the memory probes)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def fts5_build(corpus: Path, db: Path) -> dict:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     con = sqlite3.connect(db)
     con.execute("CREATE VIRTUAL TABLE t USING fts5(path UNINDEXED, body, tokenize='porter unicode61')")
     with con:
@@ -329,7 +358,7 @@ def fts5_build(corpus: Path, db: Path) -> dict:
                         ((str(p.relative_to(corpus)), p.read_text("utf-8", "replace"))
                          for p in article_paths(corpus)))
     con.close()
-    return {"build_s": time.perf_counter() - started, "bytes": db.stat().st_size}
+    return {"build_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, "bytes": db.stat().st_size}
 
 
 # --------------------------------------------------------------------------- one size
@@ -356,7 +385,7 @@ class SizeBench:
     def execute(self) -> dict:
         log(f"size {self.n}: make_corpus")
         result = checked(run([sys.executable, str(SCRIPTS / "make_corpus.py"), str(self.n), str(self.kb),
-                              "--seed", str(self.args.seed)], self.env, timeout=3600))
+                              "--seed", str(self.args.seed), "--shape", self.args.shape], self.env, timeout=3600))
         paths = article_paths(self.kb)
         self.out["corpus"] = {"files": len(paths), "bytes": sum(p.stat().st_size for p in paths),
                               "make_corpus_s": result["seconds"]}
@@ -367,6 +396,7 @@ class SizeBench:
         self.attempt("init", lambda: checked(run(self.hk("init", str(self.kb)), self.env)))
         self.attempt("reindex_full", self.bench_full_reindex)
         self.attempt("fts5_build", self.bench_fts5_build)
+        self.attempt("stock_whoosh", self.bench_stock_whoosh)
         self.attempt("rounds", self.bench_rounds)
         self.attempt("search_inproc", self.bench_search_inproc)
         self.attempt("fts5_inproc", self.bench_fts5_inproc)
@@ -394,10 +424,15 @@ class SizeBench:
         result = checked(run(self.hk("reindex", "--full", "--json"), self.env,
                              timeout=max(900, self.n / 20), sample_memory=True))
         report = parse_json(result, "added")
-        index_bytes = tree_bytes(self.kb / ".healthkb")
+        state = self.kb / ".healthkb"
+        index_bytes = tree_bytes(state)
+        whoosh_bytes = sum(tree_bytes(d) for d in state.glob("whoosh-*"))
+        catalog_bytes = sum(p.stat().st_size for p in state.glob("catalog.sqlite*"))
         corpus_bytes = self.out["corpus"]["bytes"]
         self.out["reindex_full"] = {
             "seconds": result["seconds"], "articles_per_s": self.n / result["seconds"],
+            "cpu_s": result["cpu_s"], "whoosh_bytes": whoosh_bytes, "catalog_bytes": catalog_bytes,
+            "whoosh_ratio": whoosh_bytes / corpus_bytes, "catalog_ratio": catalog_bytes / corpus_bytes,
             "max_rss_mb": result["max_rss_kb"] / 1024, "tree_pss_mb": result["tree_pss_kb"] / 1024,
             "added": report.get("added"), "skipped": len(report.get("skipped") or []),
             "index_bytes": index_bytes, "index_ratio": index_bytes / corpus_bytes,
@@ -412,6 +447,18 @@ class SizeBench:
         built = fts5_build(self.kb, self.db)
         self.out["fts5"] = {**built, "docs_per_s": self.n / built["build_s"],
                             "size_ratio": built["bytes"] / self.out["corpus"]["bytes"]}
+
+    def bench_stock_whoosh(self) -> None:
+        for label, mode in STOCK_WHOOSH_MODES.items():
+            log(f"size {self.n}: stock Whoosh build ({mode})")
+            out = self.work / f"{label}-{self.n}"
+            shutil.rmtree(out, ignore_errors=True)
+            result = checked(run([sys.executable, "-c", STOCK_WHOOSH_CODE, str(self.kb), str(out), mode], self.env,
+                                 timeout=max(900, self.n / 10)))
+            self.out[label] = {"seconds": result["seconds"], "cpu_s": result["cpu_s"],
+                               "max_rss_mb": result["max_rss_kb"] / 1024,
+                               "size_ratio": tree_bytes(out) / self.out["corpus"]["bytes"]}
+            shutil.rmtree(out, ignore_errors=True)
 
     def bench_rounds(self) -> None:
         """Whole-process probes, interleaved round by round so drift hits all alike."""
@@ -516,16 +563,18 @@ class SizeBench:
         self.out["vocabulary"] = json.loads(result["stdout"].strip().splitlines()[-1])
 
     def timed_reindex(self, label: str, expect: str, change) -> None:
-        times, reports = [], []
+        times, reports, peaks = [], [], []
         for rep in range(self.reps):
             change(rep)
             result = checked(run(self.hk("reindex", "--json"), self.env, timeout=900))
             report = parse_json(result, "added", "updated", "removed")
             times.append(result["seconds"])
+            peaks.append(result["max_rss_kb"] / 1024)
             reports.append({k: report.get(k) for k in ("added", "updated", "removed")})
             if expect and report.get(expect) != 1:
                 self.out["errors"][f"{label}_count"] = f"expected {expect}=1, got {reports[-1]}"
-        self.out[label] = {"seconds": statistics.median(times), "all_s": times, "reports": reports}
+        self.out[label] = {"seconds": statistics.median(times), "all_s": times, "reports": reports,
+                           "max_rss_mb": max(peaks)}
 
     def bench_incremental(self) -> None:
         log(f"size {self.n}: incremental reindex")
@@ -541,6 +590,11 @@ class SizeBench:
         self.timed_reindex("reindex_change1", "updated", lambda rep: edit(paths[rep * 7 + 1], f"c{rep}"))
         self.timed_reindex("reindex_add1", "added", lambda rep: add_article(self.kb, gen, str(rep)))
         self.timed_reindex("reindex_remove1", "removed", lambda rep: paths[-(rep * 7 + 1)].unlink())
+
+        def edit_opening(path: Path, tag: str) -> None:  # a new first sentence: teasers may follow it
+            text = path.read_text("utf-8")
+            path.write_text(f"Benchmark opening {tag} about sleep and joints. {text}", "utf-8")
+        self.timed_reindex("reindex_opening1", "updated", lambda rep: edit_opening(paths[rep * 7 + 5], f"o{rep}"))
         times = []
         for rep in range(self.reps):  # a reading command right after an edit brings the index up to date
             edit(paths[rep * 7 + 3], f"s{rep}")
@@ -559,6 +613,9 @@ class SizeBench:
             "search_words_over_rg": ratio(get("search_words", "p50_ms"), get("rg", "p50_ms")),
             "search_words_over_fts5_process": ratio(get("search_words", "p50_ms"), get("fts5_process", "p50_ms")),
             "build_over_fts5_build": ratio(get("reindex_full", "seconds"), get("fts5", "build_s")),
+            "build_cpu_over_whoosh_procs2": ratio(get("reindex_full", "cpu_s"), get("whoosh_procs2", "cpu_s")),
+            "build_cpu_over_whoosh_single": ratio(get("reindex_full", "cpu_s"), get("whoosh_single", "cpu_s")),
+            "build_cpu_over_fts5": ratio(get("reindex_full", "cpu_s"), get("fts5", "cpu_s")),
             "query_inproc_over_fts5_query": ratio(get("search_inproc_words", "p50_ms"), get("fts5_query", "p50_ms")),
         }
 
@@ -572,11 +629,24 @@ ROWS = [  # (label, key, field, format)
     ("reindex --full articles/s", "reindex_full", "articles_per_s", "{:.0f}"),
     ("reindex --full peak RSS MB (largest process)", "reindex_full", "max_rss_mb", "{:.0f}"),
     ("reindex --full peak PSS MB (process tree)", "reindex_full", "tree_pss_mb", "{:.0f}"),
+    ("reindex --full CPU s (all processes)", "reindex_full", "cpu_s", "{:.1f}"),
     ("index size / corpus", "reindex_full", "index_ratio", "{:.2f}"),
+    ("  Whoosh index / corpus", "reindex_full", "whoosh_ratio", "{:.2f}"),
+    ("  catalog / corpus", "reindex_full", "catalog_ratio", "{:.2f}"),
+    ("stock Whoosh, one writer: build CPU s", "whoosh_single", "cpu_s", "{:.1f}"),
+    ("stock Whoosh, one writer: build s", "whoosh_single", "seconds", "{:.1f}"),
+    ("stock Whoosh procs=2 multisegment: build CPU s", "whoosh_procs2", "cpu_s", "{:.1f}"),
+    ("stock Whoosh procs=2 multisegment: build s", "whoosh_procs2", "seconds", "{:.1f}"),
+    ("stock Whoosh procs=2: index / corpus", "whoosh_procs2", "size_ratio", "{:.2f}"),
     ("reindex, nothing changed s", "reindex_nochange", "seconds", "{:.2f}"),
     ("reindex after changing 1 s", "reindex_change1", "seconds", "{:.2f}"),
     ("reindex after adding 1 s", "reindex_add1", "seconds", "{:.2f}"),
     ("reindex after removing 1 s", "reindex_remove1", "seconds", "{:.2f}"),
+    ("reindex after a new first sentence s", "reindex_opening1", "seconds", "{:.2f}"),
+    ("  peak RSS MB: change", "reindex_change1", "max_rss_mb", "{:.0f}"),
+    ("  peak RSS MB: add", "reindex_add1", "max_rss_mb", "{:.0f}"),
+    ("  peak RSS MB: remove", "reindex_remove1", "max_rss_mb", "{:.0f}"),
+    ("  peak RSS MB: first sentence", "reindex_opening1", "max_rss_mb", "{:.0f}"),
     ("search right after a change s", "search_after_change", "seconds", "{:.2f}"),
     ("link resolution s (in-process)", "link_resolution", "resolve_s", "{:.2f}"),
     ("search, process, all queries p50 ms", "search", "p50_ms", "{:.0f}"),
@@ -600,6 +670,7 @@ ROWS = [  # (label, key, field, format)
     ("rg -li p50 ms", "rg", "p50_ms", "{:.0f}"),
     ("FTS5 build s (reading files included)", "fts5", "build_s", "{:.1f}"),
     ("FTS5 build docs/s", "fts5", "docs_per_s", "{:.0f}"),
+    ("FTS5 build CPU s", "fts5", "cpu_s", "{:.1f}"),
     ("FTS5 db size / corpus", "fts5", "size_ratio", "{:.2f}"),
     ("FTS5 query in-process p50 ms", "fts5_query", "p50_ms", "{:.2f}"),
     ("FTS5 query in-process p95 ms", "fts5_query", "p95_ms", "{:.2f}"),
@@ -609,6 +680,9 @@ ROWS = [  # (label, key, field, format)
     ("ratio: search / rg (single words, p50)", "ratios", "search_words_over_rg", "{:.2f}"),
     ("ratio: search / FTS5 process (single words, p50)", "ratios", "search_words_over_fts5_process", "{:.2f}"),
     ("ratio: reindex --full / FTS5 build", "ratios", "build_over_fts5_build", "{:.2f}"),
+    ("ratio: build CPU / stock Whoosh procs=2", "ratios", "build_cpu_over_whoosh_procs2", "{:.2f}"),
+    ("ratio: build CPU / stock Whoosh one writer", "ratios", "build_cpu_over_whoosh_single", "{:.2f}"),
+    ("ratio: build CPU / FTS5 build CPU", "ratios", "build_cpu_over_fts5", "{:.2f}"),
     ("ratio: in-process query / FTS5 query (p50)", "ratios", "query_inproc_over_fts5_query", "{:.1f}"),
 ]
 
@@ -638,6 +712,16 @@ def targets(result: dict) -> dict:
         "search WORD <= 0.8 x grep": check(val("ratios", "search_words_over_grep"), lambda v: v <= 0.8),
         "peak memory while building <= 300 MB": check(memory, lambda v: v <= 300),
         "index size <= 1.5 x corpus": check(val("reindex_full", "index_ratio"), lambda v: v <= 1.5),
+        # issue 15
+        "build CPU <= 0.8 x stock Whoosh procs=2": check(val("ratios", "build_cpu_over_whoosh_procs2"),
+                                                         lambda v: v <= 0.8),
+        "full build >= 500 articles/s": check(val("reindex_full", "articles_per_s"), lambda v: v >= 500),
+        "index + catalog <= 1.2 x corpus": check(val("reindex_full", "index_ratio"), lambda v: v <= 1.2),
+        "build: largest process <= 250 MB": check(val("reindex_full", "max_rss_mb"), lambda v: v <= 250),
+        "build: process tree <= 600 MB": check(val("reindex_full", "tree_pss_mb"), lambda v: v <= 600),
+        "add / remove / first sentence <= 0.5 s": check(
+            max((val(k, "seconds") or 0) for k in ("reindex_add1", "reindex_remove1", "reindex_opening1")) or None,
+            lambda v: v <= 0.5),
     }
 
 
@@ -676,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each timed query (default 3)")
     parser.add_argument("--keep", type=Path, help="keep corpora, KBs and FTS5 dbs in this folder")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--shape", choices=sorted(make_corpus.SHAPES), default="plain",
+                        help="corpus shape: medquad = many articles open with the same boilerplate sentence")
     parser.add_argument("--healthkb", help="command to run healthkb (default: the console script)")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -688,7 +774,8 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[var] = str(work / "xdg" / var.lower())  # never touch the real home
     report = {"schema": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
-              "healthkb": healthkb, "repeat": args.repeat, "seed": args.seed, "sizes": {}}
+              "healthkb": healthkb, "repeat": args.repeat, "seed": args.seed, "shape": args.shape,
+              "load_average": os.getloadavg(), "sizes": {}}
     started = time.perf_counter()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` cleans up
     try:

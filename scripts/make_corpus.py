@@ -278,10 +278,21 @@ def _opening(gen: ProseGenerator, rng: random.Random, taken: set[str]) -> str:
             return opening
 
 
-def plan_corpus(count: int, seed: int, gen: ProseGenerator
+# MedQuAD-shaped corpora (--shape medquad): answers there often open with
+# the same boilerplate sentence, so thousands of teasers quote one text.
+BOILERPLATE_OPENINGS = (
+    "These resources address the diagnosis or management of this condition and its complications.",
+    "What are the signs and symptoms? The Human Phenotype Ontology provides the following list of signs.",
+    "Summary: this information comes from a reference collection of genetic and rare diseases.",
+)
+SHAPES = {"plain": 0.0, "medquad": 0.3}  # share of articles opening with boilerplate
+
+
+def plan_corpus(count: int, seed: int, gen: ProseGenerator, boilerplate: float = 0.0
                 ) -> tuple[list[PlannedArticle], set[str]]:
     """Topic, unique title/slug and opening of every article, deterministic;
-    also the teaser keys in use (so phantom teasers can avoid them)."""
+    also the teaser keys in use (so phantom teasers can avoid them).  A
+    ``boilerplate`` share of articles open with one of BOILERPLATE_OPENINGS."""
     folders = list(TOPIC_TERMS)
     titles_taken: set[str] = set()
     openings_taken: set[str] = set()
@@ -298,8 +309,11 @@ def plan_corpus(count: int, seed: int, gen: ProseGenerator
                 titles_taken.add(key)
                 break
             attempt += 1
-        planned.append(PlannedArticle(folder, slugify(title), title, term,
-                                      _opening(gen, rng, openings_taken)))
+        if boilerplate and rng.random() < boilerplate:
+            opening = rng.choice(BOILERPLATE_OPENINGS)
+        else:
+            opening = _opening(gen, rng, openings_taken)
+        planned.append(PlannedArticle(folder, slugify(title), title, term, opening))
     return planned, openings_taken
 
 
@@ -331,11 +345,11 @@ class CorpusSummary:
     missing_teasers: int
 
 
-def write_corpus(count: int, out_dir: Path, seed: int = 1) -> CorpusSummary:
+def write_corpus(count: int, out_dir: Path, seed: int = 1, shape: str = "plain") -> CorpusSummary:
     """Write `count` articles under out_dir/<topic>/<slug>.txt."""
     started = time.perf_counter()
     gen = ProseGenerator()
-    planned, openings_taken = plan_corpus(count, seed, gen)
+    planned, openings_taken = plan_corpus(count, seed, gen, SHAPES[shape])
     order = chain_order(count, seed)
     neighbours: dict[int, tuple[str | None, str | None]] = {}
     for position, index in enumerate(order):
@@ -372,12 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("count", type=int, help="number of articles")
     parser.add_argument("directory", type=Path, help="output folder (new or empty)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="plain",
+                        help="medquad: 30%% of articles open with one of three boilerplate sentences")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("count must be at least 1")
     if args.directory.exists() and any(args.directory.iterdir()):
         parser.error(f"{args.directory} is not empty; give a new or empty folder")
-    summary = write_corpus(args.count, args.directory, args.seed)
+    summary = write_corpus(args.count, args.directory, args.seed, args.shape)
     print(f"make_corpus: {summary.articles} articles, {summary.bytes / 1e6:.1f} MB, "
           f"{summary.missing_teasers}/{summary.teasers} teasers to missing articles, "
           f"{summary.seconds:.1f} s -> {args.directory}", file=sys.stderr)

@@ -101,3 +101,14 @@ def test_bench_help_runs():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-800:]
     assert "--sizes" in result.stdout and "--json" in result.stdout
+
+
+def test_a_medquad_shaped_corpus_repeats_boilerplate_openings(tmp_path):
+    files = make_corpus(tmp_path / "medquad", "--seed", "7", "--shape", "medquad")
+    openings = [data.decode("utf-8").split(". ", 1)[0] for data in files.values()]
+    share = sum(o.startswith(("These resources", "What are the signs", "Summary:")) for o in openings) / len(openings)
+    assert 0.15 <= share <= 0.5, share
+    teasers = [line for data in files.values() for line in data.decode("utf-8").splitlines() if line.endswith("...")]
+    top = max(teasers.count(t) for t in set(teasers))
+    assert top >= len(files)  # one boilerplate teaser quoted over and over
+    assert make_corpus(tmp_path / "plain", "--seed", "7") != files
