@@ -7,6 +7,13 @@ recomputed for every article a change can touch.  All writing happens under
 the write lock; Whoosh is committed before the catalog, so a writer killed in
 between leaves a catalog that still lists the old fingerprints, and the next
 run simply redoes the work (re-indexing by unique id is idempotent).
+
+A full build reads each file once, in this process, and streams its text to
+the shard workers while it goes on reading (workers.py); the catalog gets the
+fingerprint of exactly the bytes that were indexed.  A file whose size or
+mtime moved while it was read is stored *dirty* (no mtime or hash can match),
+so the next update re-reads and re-indexes it whatever its bytes are by then.
+Links are resolved after the workers finish, so they never compete for a core.
 """
 
 from __future__ import annotations

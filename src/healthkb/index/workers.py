@@ -207,8 +207,16 @@ def shard_main(shard_dir: str, segment_mb: int) -> None:
             _send(outbox, ("progress", len(docs)))
         shard.commit()
         _send(outbox, ("done", ShardResult(shard.indexed, shard.words, shard.segments)))
+    except OSError as exc:  # a full disk, lost permissions: the parent raises the same OSError
+        _send(outbox, ("oserror", (exc.errno, exc.strerror, exc.filename)))
     except Exception as exc:  # report any failure to the parent, which raises it
         _send(outbox, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _raise_reported(kind: str, value) -> None:
+    if kind == "oserror":
+        raise OSError(*value)
+    raise RuntimeError(value)
 
 
 class ShardWorker:
@@ -286,8 +294,8 @@ class ShardWorker:
                 kind, value = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            if kind == "error":
-                raise RuntimeError(value)
+            if kind in ("error", "oserror"):
+                _raise_reported(kind, value)
         code = self.process.wait()
         raise IndexingStoppedError(
             "an indexing process was stopped — out of memory?",
@@ -303,8 +311,8 @@ class ShardWorker:
                 self.process.wait(timeout=30)
                 return value
             else:
-                if kind == "error":
-                    raise RuntimeError(value)
+                if kind in ("error", "oserror"):
+                    _raise_reported(kind, value)
                 self._failed()
 
     def kill(self) -> None:
