@@ -7,12 +7,14 @@ end.  A document arrives with its text: a worker never opens an article, so
 what it indexes is exactly what the parent hashed into the catalog.  Search
 reads all shards through one ``MultiReader``, so BM25 statistics stay global.
 
-Memory: Whoosh keeps a segment's postings in a pool and, past ``limitmb``,
-spills them to disk and merges them back (one pickle per posting, a third of
-the worker's time).  A worker instead commits a segment whenever its pool
-reaches its budget, so the pool never spills; the budget is sized from the
-memory available (:func:`segment_budget_mb`).  A shard may thus hold a few
-segments; later incremental updates merge them (Whoosh's merge policy).
+Memory: Whoosh keeps a segment's postings in a pool of Python tuples and,
+past ``limitmb``, spills them to disk and merges them back (one pickle per
+posting, a third of the worker's time).  Our writers pack postings instead
+(codec.TermPool, ~12 bytes each) and commit a segment whenever the pool
+reaches its budget, so nothing ever spills; the budget is sized from the
+memory available (:func:`segment_budget_mb`).  A shard of a few thousand
+articles is one segment; larger ones hold a few, which later incremental
+updates merge (codec.merge_policy).
 
 Why not ``writer(procs=N)``: its workers inherit the index lock and outlive a
 killed parent (see the hardening issue).  Ours are fresh interpreters started
@@ -39,12 +41,13 @@ from healthkb.errors import IndexingStoppedError
 
 BATCH_SIZE = 100  # documents per message: small enough that workers start early
 QUEUE_BATCHES = 8  # batches waiting for one worker's pipe: bounds the parent's memory
-# Segment budgets, in Whoosh's own accounting of pool bytes.  Measured on
-# scripts/make_corpus.py text: a pool of N accounted MB costs ~1.5 N MB of
-# process memory (tuples, bytes and floats of each posting).
+# Segment budgets, in bytes of packed postings (codec.TermPool): a worker
+# commits a segment when its pool reaches the budget.  Measured on
+# scripts/make_corpus.py text: a shard of 5,000 articles is one segment, of
+# 15,000 two; the largest process of a 30,000-article build peaked at 152 MB.
 DEFAULT_SEGMENT_MB = 96
 MIN_SEGMENT_MB = 8
-POOL_OVERHEAD = 1.6  # resident bytes per accounted pool byte, with margin
+POOL_OVERHEAD = 1.5  # resident bytes per pool byte (buffers grow ahead), with margin
 MEMORY_SHARE = 0.4  # of MemAvailable, for all workers' pools together
 MEMAVAILABLE_ENV = "HEALTHKB_MEMAVAILABLE_KB"  # tests simulate a machine short of memory
 
