@@ -138,6 +138,7 @@ class SegmentedWriter:
                 words.update(seen)
                 self.indexed += 1
                 if writer.pool.currentsize >= self.flush_bytes:
+                    self.writer = None  # closed by commit, even when commit fails
                     writer.commit(merge=False)
                     self.segments += 1
                     writer = self.writer = self._new_writer()
@@ -155,15 +156,15 @@ class SegmentedWriter:
         writer.commit(merge=False)
 
     def commit(self) -> None:
-        if self.writer is not None:
-            self.writer.commit(merge=False)
+        writer, self.writer = self.writer, None  # closed by commit, even when commit fails
+        if writer is not None:
+            writer.commit(merge=False)
             self.segments += 1
-            self.writer = None
 
     def cancel(self) -> None:
-        if self.writer is not None:
-            self.writer.cancel()
-            self.writer = None
+        writer, self.writer = self.writer, None
+        if writer is not None and not writer.is_closed:
+            writer.cancel()
 
 
 def _send(stream, message) -> None:
