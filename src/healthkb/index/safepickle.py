@@ -26,6 +26,7 @@ _ALLOWED_MODULES = (
     "whoosh.lang.",
     "whoosh.support.",
     "healthkb.index.schema",
+    "healthkb.index.codec",  # CompactCodec, in each segment of the table of contents
 )
 _SAFE_BUILTINS = frozenset({"set", "frozenset", "bytearray", "complex", "object", "int", "float", "str", "bytes", "dict", "list", "tuple", "bool", "slice", "range"})
 
@@ -34,6 +35,7 @@ _ALLOWED_NAMES = frozenset({
     ("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"),  # protocol 2 objects
     ("_codecs", "encode"),  # protocol 2 bytes
     ("collections", "defaultdict"), ("collections", "OrderedDict"),
+    ("healthkb.index.codec", "unpack"),  # packed posting values and weights (bytes in, tuple out)
 })  # fmt: skip
 
 
