@@ -28,6 +28,7 @@ from whoosh.searching import Searcher as WhooshSearcher
 from healthkb.corpus import current_body
 from healthkb.errors import NotFoundError
 from healthkb.index.catalog import ArticleRow, Catalog
+from healthkb.index.schema import fold_for_index
 from healthkb.index.store import IndexPaths
 from healthkb.query.bounds import bound_query
 from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, is_plain, unless_searched
@@ -39,7 +40,8 @@ from healthkb.query.ranking import (
 from healthkb.query.reading import read_query
 from healthkb.query.rescue import rescue_search
 from healthkb.query.snippets import make_snippet, snippet_terms
-from healthkb.query.spelling import is_english_word, suggest_query
+from healthkb.query.spelling import suggest_query
+from healthkb.query.wordlist import EnglishWords
 from healthkb.text import match_key, shorten
 
 FILL_DEPTH = 50  # any-word hits collected to follow fewer than a page of all-words hits
@@ -101,8 +103,10 @@ class Searcher:
         self._parsers: dict[bool, object] = {}
         self.expander = QueryExpander(paths.kb.marker_dir)  # loads the vocabulary on first use
         self._vocabulary_words: frozenset[str] | None = None
+        self._english = EnglishWords()  # opened on the first word the KB and the vocabulary lack
 
     def close(self) -> None:
+        self._english.close()
         self.searcher.close()
         for ix in self._indexes:
             ix.close()
@@ -213,7 +217,7 @@ class Searcher:
         if self._vocabulary_words is None:
             vocabulary, _notices = self.expander.vocabulary()  # problems are reported by the searches that expand
             self._vocabulary_words = vocabulary.words()
-        return word in self._vocabulary_words or is_english_word(word)
+        return word in self._vocabulary_words or fold_for_index(word) in self._english
 
     def _hits(self, ordered, limit, offset, query, exact, explain) -> list[Hit]:
         rows = self.catalog.articles_by_id([article_id for _s, article_id, _h in ordered[: limit + 5]])

@@ -5,8 +5,8 @@ not a word is corrected: one found in the KB, in the health vocabulary or in
 a general English word list is never replaced ("pins and needles" stays as
 typed, and so does "cafe"). The English list is pyspellchecker's frequency
 list (160,000 words from a large English corpus, kept up by that project),
-read only when a correction is considered, that is when a query word is
-missing from the KB. A word the KB does not have is replaced by the most
+looked up only when a correction is considered, that is when a query word is
+missing from the KB, in a compact copy in the user cache (wordlist.py). A word the KB does not have is replaced by the most
 common KB word within a small edit distance that starts with the same
 letter; a short word (under :data:`SHORT_WORD` letters) only by a word one
 edit away that at least :data:`SHORT_MIN_DF` articles use.
@@ -14,7 +14,6 @@ edit away that at least :data:`SHORT_MIN_DF` articles use.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from healthkb.index.catalog import Catalog
@@ -46,22 +45,6 @@ def edit_distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous2, previous = previous, current
     return previous[-1]
-
-
-@functools.cache
-def english_words() -> frozenset[str]:
-    """pyspellchecker's English words, folded as the index folds them."""
-    import gzip
-    import importlib.resources
-    import json
-
-    raw = (importlib.resources.files("spellchecker") / "resources" / "en.json.gz").read_bytes()
-    words = json.loads(gzip.decompress(raw))
-    return frozenset(words) | frozenset(fold_for_index(w) for w in words if not w.isascii())
-
-
-def is_english_word(word: str) -> bool:
-    return fold_for_index(word) in english_words()
 
 
 def correct_word(catalog: Catalog, word: str, max_distance: int | None = None, min_df: int = 1) -> str | None:
