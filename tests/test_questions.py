@@ -13,7 +13,7 @@ import pytest
 from healthkb.index.api import open_index
 from healthkb.kb import KB
 from healthkb.query import ranking
-from healthkb.query.question import content_words, intents_of, is_question
+from healthkb.query.question import content_words, intents_of, is_question, rarest_words
 from healthkb.query.reading import read_query
 
 from clihelp import STARTER_DIR, article, run_cli, starter_files
@@ -163,6 +163,22 @@ def test_question_words_and_intents():
     assert not is_question(["back", "pain"], False)
     assert content_words("how do I get rid of my gout".split()) == ["rid", "gout"]
     assert [i.name for i in intents_of("how do I get rid of gout")] == ["treatment"]
+    assert [i.name for i in intents_of("can hantavirus lead to death?")] == ["outlook"]
+    inheritance = next(i for i in intents_of("how is rickets inherited?"))
+    assert "hereditary" in inheritance.title_words  # "Is hereditary rickets inherited?" names it twice
+
+
+def test_a_long_message_leaves_out_words_most_articles_use():
+    df = {"pain": 60, "knee": 8, "swelling": 5, "stairs": 2, "cartilage": 3, "zzyzx": 0}.get
+    message = ["pain", "knee", "swelling", "stairs", "cartilage", "zzyzx"]
+    # Four rarer words remain: "pain" (in 60 of 100 articles) is left out;
+    # a word no article has stays (the rescue may still correct it).
+    assert rarest_words(message, df, doc_count=100) == ["knee", "swelling", "stairs", "cartilage", "zzyzx"]
+    # A short question keeps every word, however common: each one counts.
+    assert rarest_words(["pain", "knee", "stairs"], df, doc_count=100) == ["pain", "knee", "stairs"]
+    # Without the KB's size nothing is judged common; the cap still applies.
+    assert rarest_words(message, df) == message
+    assert rarest_words(message, df, limit=2) == ["stairs", "cartilage"]
 
 
 # ------------------------------------------------------------ bad input

@@ -12,7 +12,8 @@ intent: treatment, causes, symptoms, ...).
   auxiliaries, question words, politeness and chat): those say how a person
   asks, not what about, and must not decide the ranking. What is left is
   weighed by the index (BM25F: rarer words weigh more); a long message keeps
-  its :data:`QUESTION_MAX_WORDS` rarest words (:func:`rarest_words`).
+  its :data:`QUESTION_MAX_WORDS` rarest words, and leaves out a word most
+  articles use when it has enough rarer ones (:func:`rarest_words`).
 * The intent comes from cue words and phrases ("how do I get rid of",
   "cure", "treat" -> treatment). Many KBs title their articles as questions
   ("What are the treatments for X?"); an article whose *title* names the
@@ -26,6 +27,11 @@ from dataclasses import dataclass
 
 KEYWORD_MAX_WORDS = 4
 QUESTION_MAX_WORDS = 12  # a long message is searched by its rarest content words
+# A word in more than this share of the articles is left out of a question
+# that has MIN_RARER_WORDS rarer words (a long message, not a short question:
+# in "can liver cancer be detected?" every word counts).
+COMMON_SHARE = 0.1
+MIN_RARER_WORDS = 4
 QUESTION_STARTS = frozenset(
     "what whats how why when where who whom whose which is are am was were do does did can could "
     "should would will shall may might has have had".split()
@@ -76,9 +82,9 @@ INTENTS = (
                          "screening"), ("diagnose", "diagnosis", "tests")),
     Intent("inheritance", ("inherited", "inherit", "hereditary", "genetic", "genetics", "run in families",
                            "runs in families", "runs in the family", "pass on", "passed down"),
-           ("inherited", "genetic")),
+           ("inherited", "genetic", "hereditary")),
     Intent("outlook", ("outlook", "prognosis", "life expectancy", "survival", "survive", "fatal", "die",
-                       "how long"), ("outlook", "prognosis")),
+                       "dies", "dying", "death", "deadly", "lethal", "how long"), ("outlook", "prognosis")),
     Intent("risk", ("risk", "risks", "at risk", "chance", "chances", "likely"), ("risk",)),
     Intent("complications", ("complication", "complications", "side effects", "side effect"),
            ("complications",)),
@@ -109,14 +115,23 @@ def content_words(words: list[str]) -> list[str]:
     return list(seen)
 
 
-def rarest_words(words: list[str], doc_frequency, limit: int | None = None) -> list[str]:
-    """The ``limit`` words that fewest articles use (but some do), in the
-    order typed. A pasted message of 150 words is searched by what sets it
-    apart: common words add little to BM25F and much to the time taken."""
+def rarest_words(words: list[str], doc_frequency, limit: int | None = None, doc_count: int = 0) -> list[str]:
+    """The words to search, in the order typed: at most ``limit``, the
+    rarest first. A pasted message of 150 words is searched by what sets it
+    apart: common words add little to BM25F and much to the time taken.
+
+    With ``doc_count`` (the KB's articles), a word used by more than
+    :data:`COMMON_SHARE` of them is left out when :data:`MIN_RARER_WORDS`
+    rarer words remain: it barely tells one article from another (its IDF
+    is small), yet scoring it visits that share of the whole KB."""
     limit = limit or QUESTION_MAX_WORDS
+    counts = {word: doc_frequency(word) for word in words}
+    if doc_count:
+        rarer = [w for w in words if 0 < counts[w] <= COMMON_SHARE * doc_count]
+        if len(rarer) >= MIN_RARER_WORDS:
+            words = [w for w in words if counts[w] <= COMMON_SHARE * doc_count]
     if len(words) <= limit:
         return words
-    counts = {word: doc_frequency(word) for word in words}
     # Words no article uses come last (the rescue may still correct them).
     keep = set(sorted(words, key=lambda w: (counts[w] == 0, counts[w]))[:limit])
     return [w for w in words if w in keep]

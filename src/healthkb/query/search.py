@@ -144,7 +144,8 @@ class Searcher:
         question = not read.syntax and is_question(read.words, read.question_mark)
         offset = (page - 1) * limit
         wanted = offset + limit + 5
-        keep = set(rarest_words(content_words(read.words), self.doc_frequency)) if question else None
+        keep = set(rarest_words(content_words(read.words), self.doc_frequency, doc_count=self.doc_count())) \
+            if question else None
         built = self.expander.build(self, text, exact=exact, question=question, keep=keep)
         query = built.query
         if not question and not read.syntax:
