@@ -196,9 +196,12 @@ class KBIndex:
         return self.catalog.titles_by_id(ids)
 
 
-def _is_stale(paths: IndexPaths, catalog: Catalog) -> bool:
-    recorded = catalog.get_meta(TREE_STATE_KEY)
-    return recorded is None or recorded != tree_state(paths.kb.root)
+def _current_state_if_stale(paths: IndexPaths, catalog: Catalog) -> str | None:
+    """The KB's tree digest when it differs from the one the index recorded, else None.
+
+    The digest is handed to the update, which then need not walk the tree again."""
+    state = tree_state(paths.kb.root)
+    return None if catalog.get_meta(TREE_STATE_KEY) == state else state
 
 
 def refresh_wanted(refresh: bool = True) -> bool:
@@ -214,7 +217,10 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     with one notice instead of an error."""
     paths = index_paths(kb)
     catalog = open_catalog_for_read(paths)
-    if catalog is not None and (catalog.frozen or not (refresh_wanted(refresh) and _is_stale(paths, catalog))):
+    state = None
+    if catalog is not None and not catalog.frozen and refresh_wanted(refresh):
+        state = _current_state_if_stale(paths, catalog)
+    if catalog is not None and state is None:
         return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices)))
     from healthkb.index.update import update_index  # only when there is work to do
 
@@ -227,7 +233,7 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     else:
         catalog.close()
         try:
-            report = update_index(paths, progress=progress, timeout=0)
+            report = update_index(paths, progress=progress, timeout=0, state_before=state)
         except LockTimeoutError:
             notices.append("another healthkb is updating the index; showing the last complete index")
         except StorageError as exc:

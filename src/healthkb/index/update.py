@@ -72,8 +72,14 @@ def update_index(
     full: bool = False,
     progress: Progress | None = None,
     timeout: float | None = None,
+    state_before: str | None = None,
 ) -> UpdateReport:
-    """Update (or with ``full``, rebuild) the index of ``paths.kb`` under the write lock."""
+    """Update (or with ``full``, rebuild) the index of ``paths.kb`` under the write lock.
+
+    ``state_before`` is a :func:`tree_state` digest the caller took just now
+    (a reading command's freshness check): the update records it instead of
+    walking the tree a second time.  It was taken before this update's scan,
+    which is all the digest promises (a change after it forces another update)."""
     started = time.perf_counter()
     progress = progress or no_progress
     ensure_state_dir(paths)
@@ -81,7 +87,7 @@ def update_index(
     try:
         with WriteLock(paths.state, timeout):
             try:
-                _update_locked(paths, full, report, progress)
+                _update_locked(paths, full, report, progress, state_before)
             except BaseException as exc:
                 failure = storage_failure(exc, paths.state)
                 if failure is None and isinstance(exc, RuntimeError) and disk_full(paths.state):
@@ -101,7 +107,7 @@ def update_index(
     return report
 
 
-def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress) -> None:
+def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None) -> None:
     remove_stale_temporaries(paths)
     problem = catalog_problem(paths)
     if problem:
@@ -109,7 +115,7 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
         discard_catalog(paths)
         full = True
     try:
-        _update_or_build(paths, full, report, progress)
+        _update_or_build(paths, full, report, progress, state_before)
     except (sqlite3.DatabaseError, IndexDamaged) as exc:
         if storage_failure(exc, paths.state) is not None:
             raise  # not damage: rebuilding would throw away a working index
@@ -119,12 +125,12 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
             report.notices.append("the index was damaged; rebuilding it")
         discard_catalog(paths)
         try:
-            _update_or_build(paths, True, report, progress)
+            _update_or_build(paths, True, report, progress, state_before)
         except sqlite3.DatabaseError as exc:
             raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
 
 
-def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress) -> None:
+def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None = None) -> None:
     catalog = Catalog(paths.catalog, writer=True)
     try:
         catalog.create()
@@ -136,7 +142,7 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         remove_stale_generations(paths, keep=int(generation) if generation is not None else None)
         # Taken before the scan: a file that changes after this moment leaves
         # a digest that no longer matches, so the next read updates again.
-        state = tree_state(paths.kb.root)
+        state = state_before or tree_state(paths.kb.root)
         scan = scan_kb(paths.kb.root)
         # A killed `add` leaves its temporary copy: remove it, or report it.
         scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
