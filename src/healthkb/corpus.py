@@ -9,6 +9,7 @@ and files over a size limit are skipped, each with a reason.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import unicodedata
 from array import array
@@ -119,6 +120,11 @@ def _without_shared_ids(scan: Scan) -> list[ArticleFile]:
     look and resolve the same.  One article per id: the file with the plain
     ``.txt`` name in composed form keeps it; each other one is skipped with a
     reason naming the file that kept it (so `check` lists it)."""
+    ids = [file.id for file in scan.files]
+    if len(set(ids)) == len(ids) and all(map(str.isascii, ids)):
+        # Nothing to choose between (the usual KB): sort and go.
+        scan.files.sort(key=_by_id)
+        return scan.files
     by_key: dict[str, list[ArticleFile]] = {}
     for file in scan.files:
         key = file.id if file.id.isascii() else unicodedata.normalize("NFC", file.id)
@@ -130,8 +136,12 @@ def _without_shared_ids(scan: Scan) -> list[ArticleFile]:
             for other in group[1:]:
                 scan.skipped.append(Skipped(_shown(other.relpath), f"same article id as {_shown(group[0].relpath)} (ids ignore the case of .txt and the Unicode form of names)"))
         kept.append(group[0])
-    kept.sort(key=lambda f: f.id)
+    kept.sort(key=_by_id)
     return kept
+
+
+_by_name = operator.attrgetter("name")
+_by_id = operator.attrgetter("id")
 
 
 def bad_name_reason(name: str) -> str | None:
@@ -190,13 +200,26 @@ class _Walker:
             try:
                 self.scan.folders[rel_folder] = os.stat(folder).st_mtime_ns
                 with os.scandir(folder) as listing:
-                    entries = sorted(listing, key=lambda e: e.name)
+                    entries = sorted(listing, key=_by_name)
             except OSError as exc:
                 self.skip(rel_folder or ".", f"unreadable folder ({exc.strerror})")
                 continue
             subfolders: list[tuple[str, str]] = []
             for entry in entries:
-                subfolder = self.visit(entry, f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
+                name = entry.name
+                rel = f"{rel_folder}/{name}" if rel_folder else name
+                # The common case first, without visit()'s questions: a plain
+                # printable-ASCII *.txt that is a regular file, not a link
+                # (the type comes with the listing, so this costs no syscall).
+                if name[-4:].lower() == ".txt" and name[0] != "." and name.isascii() and name.isprintable():
+                    try:
+                        plain = entry.is_file(follow_symlinks=False)
+                    except OSError:
+                        plain = False
+                    if plain:
+                        _classify_file(entry, rel, self.scan, self.max_bytes)
+                        continue
+                subfolder = self.visit(entry, rel)
                 if subfolder:
                     subfolders.append(subfolder)
             pending.extend(reversed(subfolders))  # popped in name order
