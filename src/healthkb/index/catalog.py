@@ -177,10 +177,15 @@ class Catalog:
         return _Transaction(self.db)
 
     # -- articles ---------------------------------------------------------
-    def fingerprints(self) -> dict[str, tuple[int, int, str, int]]:
-        """id → (size, mtime_ns, sha256, shard) for every known article."""
-        rows = self.db.execute("SELECT id, size, mtime_ns, sha256, shard FROM articles")
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+    def file_stats(self) -> dict[str, tuple[int, int]]:
+        """id → (size, mtime_ns) for every known article: what an update
+        compares the scan with (hashes are fetched only for files whose stat
+        moved: :meth:`sha256_of`)."""
+        return {r[0]: r[1:] for r in self.db.execute("SELECT id, size, mtime_ns FROM articles")}
+
+    def sha256_of(self, article_id: str) -> str | None:
+        row = self.db.execute("SELECT sha256 FROM articles WHERE id=?", (article_id,)).fetchone()
+        return row[0] if row else None
 
     def upsert_article(self, values: dict) -> None:
         columns = ", ".join(values)

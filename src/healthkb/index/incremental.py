@@ -21,13 +21,13 @@ from healthkb.index.store import IndexDamaged, IndexPaths
 
 
 def incremental_update(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport, progress: Progress) -> None:
-    known = catalog.fingerprints()
+    known = catalog.file_stats()
     shards = int(catalog.get_meta("shards") or 1)
     skipped = list(scan.skipped)
     changed: dict[str, tuple] = {}  # id → (file, article, decoded)
     touched: list[tuple[int, int, str]] = []  # (size, mtime, id): same content, new stat
     failed: set[str] = set()
-    candidates = [f for f in scan.files if f.id not in known or (f.size, f.mtime_ns) != known[f.id][:2]]
+    candidates = [f for f in scan.files if f.id not in known or (f.size, f.mtime_ns) != known[f.id]]
     for done, file in enumerate(candidates, 1):
         try:
             article, decoded = load_article(file)
@@ -39,7 +39,7 @@ def incremental_update(paths: IndexPaths, catalog: Catalog, scan, report: Update
             skipped.append(Skipped(file.relpath, f"unreadable ({exc.strerror})"))
             failed.add(file.id)
             continue
-        if file.id in known and known[file.id][2] == decoded.sha256:
+        if file.id in known and catalog.sha256_of(file.id) == decoded.sha256:
             touched.append((file.size, file.mtime_ns, file.id))
         else:
             changed[file.id] = (file, article, decoded)
