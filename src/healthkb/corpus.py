@@ -96,11 +96,16 @@ def _describe_size(limit: int) -> str:
     return f"larger than {limit / megabyte:g} MB" if limit >= megabyte else f"larger than {limit} bytes"
 
 
-def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
-    """Walk ``root`` and classify every entry (no file contents are read)."""
+def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, tuple[int, int]] | None = None) -> Scan:
+    """Walk ``root`` and classify every entry (no file contents are read).
+
+    ``stats`` (path → (size, mtime_ns), filled by :func:`tree_state` just
+    before) spares a second stat of each file: the stat taken earlier is the
+    safe one to record, since a change after it makes the next update look
+    again.  A file it lacks is stat-ed here."""
     scan = Scan()
     real_root = os.path.realpath(root)
-    walker = _Walker(real_root, scan, max_bytes)
+    walker = _Walker(real_root, scan, max_bytes, stats or {})
     walker.walk(real_root, "")
     # Symlinked folders come last, so that a folder reachable both directly
     # and through a link is always listed under its real path, whatever the
@@ -169,8 +174,9 @@ def _shown(rel: str) -> str:
 class _Walker:
     """One walk of a KB; remembers real folders seen to break symlink loops."""
 
-    def __init__(self, real_root: str, scan: Scan, max_bytes: int) -> None:
+    def __init__(self, real_root: str, scan: Scan, max_bytes: int, stats: dict[str, tuple[int, int]]) -> None:
         self.real_root = real_root
+        self.stats = stats
         self.scan = scan
         self.max_bytes = max_bytes
         self.seen_dirs = {real_root}
@@ -217,7 +223,7 @@ class _Walker:
                     except OSError:
                         plain = False
                     if plain:
-                        _classify_file(entry, rel, self.scan, self.max_bytes)
+                        _classify_file(entry, rel, self.scan, self.max_bytes, self.stats)
                         continue
                 subfolder = self.visit(entry, rel)
                 if subfolder:
@@ -272,25 +278,30 @@ class _Walker:
             self.seen_dirs.add(real)
             return entry.path, rel
         if is_file and is_txt:
-            _classify_file(entry, rel, self.scan, self.max_bytes)
+            _classify_file(entry, rel, self.scan, self.max_bytes, self.stats)
         return None
 
 
-def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int) -> None:
+def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int, stats: dict[str, tuple[int, int]]) -> None:
     try:
-        st = entry.stat()
+        known = stats.get(entry.path) if stats else None
+        if known:
+            size, mtime_ns = known
+        else:
+            st = entry.stat()
+            size, mtime_ns = st.st_size, st.st_mtime_ns
     except OSError as exc:
         scan.skipped.append(Skipped(rel, f"unreadable ({exc.strerror})"))
         return
-    if st.st_size == 0:
+    if size == 0:
         scan.skipped.append(Skipped(rel, "empty file"))
-    elif st.st_size > max_bytes:
+    elif size > max_bytes:
         scan.skipped.append(Skipped(rel, _describe_size(max_bytes)))
     else:
-        scan.files.append(ArticleFile(article_id(rel), rel, entry.path, st.st_size, st.st_mtime_ns))
+        scan.files.append(ArticleFile(article_id(rel), rel, entry.path, size, mtime_ns))
 
 
-def tree_state(root: str | os.PathLike) -> str:
+def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None = None) -> str:
     """A digest of everything whose change can change what the KB's articles are.
 
     It covers, for every folder the scan would enter, its mtime (which moves
@@ -301,7 +312,9 @@ def tree_state(root: str | os.PathLike) -> str:
     current.  Reading commands compute it before every answer, hence the plain
     loop: no objects per file beyond the stat result, no sorting, no
     recursion.  Hidden entries are left out, as the scan leaves them out;
-    adding or removing one still moves its folder's mtime.
+    adding or removing one still moves its folder's mtime.  A writer passes
+    ``stats`` to keep each file's (size, mtime_ns) by path for
+    :func:`scan_kb`, which then need not stat the files again.
     """
     import hashlib  # lazy: OpenSSL costs an import only when used
 
@@ -344,6 +357,8 @@ def tree_state(root: str | os.PathLike) -> str:
                 add_number(st.st_size)
                 add_number(st.st_mtime_ns)
                 add_number(st.st_ino)
+                if stats is not None:
+                    stats[entry.path] = (st.st_size, st.st_mtime_ns)
     digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
     digest.update(numbers.tobytes())
     return digest.hexdigest()

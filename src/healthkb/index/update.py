@@ -142,8 +142,10 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         remove_stale_generations(paths, keep=int(generation) if generation is not None else None)
         # Taken before the scan: a file that changes after this moment leaves
         # a digest that no longer matches, so the next read updates again.
-        state = state_before or tree_state(paths.kb.root)
-        scan = scan_kb(paths.kb.root)
+        stats: dict[str, tuple[int, int]] = {}
+        state = state_before or tree_state(paths.kb.root, stats)
+        scan = scan_kb(paths.kb.root, stats=stats)
+        del stats
         # A killed `add` leaves its temporary copy: remove it, or report it.
         scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
         if full:
