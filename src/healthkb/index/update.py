@@ -22,7 +22,6 @@ import errno
 import os
 import sqlite3
 import time
-from collections import Counter
 
 from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb, tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
@@ -284,7 +283,6 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
         for sink in sinks:
             sink.close_input()
 
-        words: Counter = Counter()
         indexed = 0
 
         def advance(count: int) -> None:
@@ -293,13 +291,13 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
             progress("indexing", min(indexed, total), total)
 
         for sink in sinks:
-            result = sink.finish(advance)
-            words.update(result.words)
+            # Each shard's word counts go straight to the catalog (df adds
+            # up there), so no merged vocabulary sits in memory during links.
+            catalog.add_words(sink.finish(advance).words)
         store_all_links(catalog, resolver)
         store_titles(catalog, resolver.titles())
         if dirty:
             catalog.db.executemany("UPDATE articles SET mtime_ns=-1, sha256='' WHERE id=?", ((i,) for i in dirty))
-        catalog.add_words(words)
         catalog.replace_folders(scan.folders)
         catalog.replace_skipped((s.path, s.reason) for s in skipped)
         catalog.set_meta("generation", str(generation))
