@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from healthkb.freshness import tree_state
 from healthkb.corpus import (
     DEFAULT_MAX_BYTES,
     STATE_DIR_NAME,
     UndecodableError,
     article_id,
     decode_bytes,
-    folder_mtimes,
     iter_articles,
     load_article,
     scan_kb,
@@ -325,25 +325,25 @@ def test_folder_mtimes_are_recorded(make_kb):
     assert set(scan.folders) == {"", "sleep", "sleep/deep", "empty-folder"}
     for rel, mtime in scan.folders.items():
         assert mtime == (root / rel).stat().st_mtime_ns
-    assert folder_mtimes(root, list(scan.folders)) == scan.folders
 
 
-def test_folder_mtime_changes_when_an_article_is_added_or_removed(make_kb):
+def test_the_freshness_digest_moves_when_an_article_is_added_or_removed(make_kb):
     root = make_kb({"sleep/b.txt": ARTICLE})
-    os.utime(root / "sleep", ns=(10**18, 10**18))  # far from "now", so any change shows
-    before = scan_kb(root).folders["sleep"]
+    before = tree_state(root)
+    assert tree_state(root) == before  # nothing changed: the same digest
     (root / "sleep" / "new.txt").write_text(ARTICLE)
-    assert folder_mtimes(root, ["sleep"])["sleep"] != before
-    os.utime(root / "sleep", ns=(10**18, 10**18))
+    added = tree_state(root)
+    assert added != before
     (root / "sleep" / "b.txt").unlink()
-    assert folder_mtimes(root, ["sleep"])["sleep"] != before
+    assert tree_state(root) not in (before, added)
 
 
-def test_folder_mtimes_of_a_removed_folder_is_none(make_kb):
-    root = make_kb({"gone/a.txt": ARTICLE})
+def test_the_freshness_digest_moves_when_a_folder_goes(make_kb):
+    root = make_kb({"gone/a.txt": ARTICLE, "kept.txt": ARTICLE})
+    before = tree_state(root)
     (root / "gone" / "a.txt").unlink()
     (root / "gone").rmdir()
-    assert folder_mtimes(root, ["gone", ""])["gone"] is None
+    assert tree_state(root) != before
 
 
 def test_progress_is_reported_for_every_file(make_kb):

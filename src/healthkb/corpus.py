@@ -12,7 +12,6 @@ import errno
 import operator
 import os
 import unicodedata
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +98,7 @@ def _describe_size(limit: int) -> str:
 def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, tuple[int, int]] | None = None) -> Scan:
     """Walk ``root`` and classify every entry (no file contents are read).
 
-    ``stats`` (path → (size, mtime_ns), filled by :func:`tree_state` just
+    ``stats`` (path → (size, mtime_ns), filled by :func:`healthkb.freshness.tree_state` just
     before) spares a second stat of each file: the stat taken earlier is the
     safe one to record, since a change after it makes the next update look
     again.  A file it lacks is stat-ed here."""
@@ -299,84 +298,6 @@ def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int, sta
         scan.skipped.append(Skipped(rel, _describe_size(max_bytes)))
     else:
         scan.files.append(ArticleFile(article_id(rel), rel, entry.path, size, mtime_ns))
-
-
-def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None = None) -> str:
-    """A digest of everything whose change can change what the KB's articles are.
-
-    It covers, for every folder the scan would enter, its mtime (which moves
-    when an entry is added, removed or renamed) and, for every ``*.txt``
-    entry, its name, size, mtime_ns and inode (an in-place save moves the
-    mtime; a rename moves the inode to another name).  Two equal digests mean
-    the scan would find the same files with the same stat, so the index is
-    current.  Reading commands compute it before every answer, hence the plain
-    loop: no objects per file beyond the stat result, no sorting, no
-    recursion.  Hidden entries are left out, as the scan leaves them out;
-    adding or removing one still moves its folder's mtime.  A writer passes
-    ``stats`` to keep each file's (size, mtime_ns) by path for
-    :func:`scan_kb`, which then need not stat the files again.
-    """
-    import hashlib  # lazy: OpenSSL costs an import only when used
-
-    real_root = os.path.realpath(root)
-    names: list[str] = []
-    numbers = array("q")
-    add_name, add_number = names.append, numbers.append
-    seen: set[tuple[int, int]] = set()
-    pending = [real_root]
-    while pending:
-        folder = pending.pop()
-        try:
-            st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            listing = os.scandir(folder)
-        except OSError:
-            add_name(folder)  # unreadable: the scan reports it, and so must stay unchanged
-            continue
-        add_name(folder)
-        add_number(st.st_mtime_ns)
-        with listing:
-            for entry in listing:
-                name = entry.name
-                if name[0] == ".":
-                    continue
-                try:
-                    if entry.is_dir():
-                        if not entry.is_symlink() or _inside(os.path.realpath(entry.path), real_root):
-                            pending.append(entry.path)
-                        continue
-                    if name[-4:].lower() != ".txt":
-                        continue
-                    st = entry.stat()
-                except OSError:
-                    add_name(name)
-                    continue
-                add_name(name)
-                add_number(st.st_size)
-                add_number(st.st_mtime_ns)
-                add_number(st.st_ino)
-                if stats is not None:
-                    stats[entry.path] = (st.st_size, st.st_mtime_ns)
-    digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
-    digest.update(numbers.tobytes())
-    return digest.hexdigest()
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def folder_mtimes(root: Path, folders: list[str]) -> dict[str, int | None]:
-    """Current mtimes of the given relative folders (None if gone)."""
-    result: dict[str, int | None] = {}
-    for rel in folders:
-        try:
-            result[rel] = os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns
-        except OSError:
-            result[rel] = None
-    return result
 
 
 class UndecodableError(ValueError):

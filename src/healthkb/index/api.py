@@ -2,7 +2,7 @@
 look articles up, follow their links, search, check and count.
 
 Reading commands call :func:`open_index`.  It compares a digest of the
-KB's folders and article stats (:func:`healthkb.corpus.tree_state`: names,
+KB's folders and article stats (:func:`healthkb.freshness.tree_state`: names,
 sizes, mtimes and inodes, so in-place edits count too) with the one recorded
 by the last update, and runs an incremental update only when they differ
 (SPEC §3).  A reader never waits for a writer: if another process holds the
@@ -17,7 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from healthkb.corpus import current_body, current_text, tree_state
+from healthkb.corpus import current_body, current_text
+from healthkb.freshness import tree_state
 from healthkb.errors import HealthKBError, LockTimeoutError, StorageError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import TREE_STATE_KEY, IndexPaths, dir_size, index_paths, open_catalog_for_read

@@ -25,7 +25,7 @@ from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION, Catalog
 from healthkb.kb import KB, state_dir
 
 
-# Catalog meta key: corpus.tree_state of the KB as the last update saw it.
+# Catalog meta key: freshness.tree_state of the KB as the last update saw it.
 TREE_STATE_KEY = "tree_state"
 
 

@@ -23,7 +23,8 @@ import os
 import sqlite3
 import time
 
-from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb, tree_state
+from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb
+from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import incremental_update
