@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healthkb.errors import BadInputError, HealthKBError, storage_failure
+from healthkb.kb import new_file_mode
 from healthkb.links import AMBIGUOUS, MISSING, RESOLVED, Link
 from healthkb.render import JSON_SCHEMA
 from healthkb.text import match_key, sanitize_line, shorten
@@ -246,7 +247,7 @@ def write_atomic(path: str | os.PathLike, lines: Iterable[str], *, shown: str | 
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        mode = _default_file_mode()
+        mode = new_file_mode()
     try:
         handle_fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
@@ -272,9 +273,3 @@ def _write_error(exc: OSError, shown: str) -> HealthKBError:
     failure = storage_failure(OSError(exc.errno, exc.strerror), shown)
     return failure or BadInputError(f"cannot write {shown}: {exc.strerror or exc}")
 
-
-def _default_file_mode() -> int:
-    # mkstemp creates 0600 files; a new export should get the usual 0666 & ~umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

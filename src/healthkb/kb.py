@@ -219,17 +219,19 @@ def _write_atomically(target: Path, write: Callable[[str], object], *, prefix: s
         write(tmp)
         # mkstemp makes the file private (0600); an article gets the mode any
         # new file would get, so a shared KB stays readable by its group.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it
+def new_file_mode() -> int:
+    """The mode a new file gets from ``open()`` (0666 less the umask): what a
+    file made with mkstemp (0600) should be given before it is renamed into place."""
+    mask = os.umask(0o022)  # the only way to read the umask is to set it
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 # A temporary file without a live writer's pid (made by an older release) is
