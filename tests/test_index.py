@@ -546,3 +546,12 @@ def test_a_writer_removes_temporary_files_left_by_a_killed_writer(starter_kb):
     assert run_cli("reindex").code == 0
     assert not leftover.exists()
     assert not (state / "resolver.pickle").exists()  # the resolver's state lives in the catalog
+
+
+def test_an_update_deletes_the_resolver_pickle_an_earlier_version_left(starter_kb):
+    assert run_cli("reindex").code == 0
+    state = state_of(starter_kb)
+    (state / "resolver.pickle").write_bytes(b"\x80\x05old resolver state")
+    assert run_cli("reindex").code == 0  # nothing changed in the KB: still cleaned
+    assert not (state / "resolver.pickle").exists()
+    assert run_cli("search", "lumbar").code == 0

@@ -142,16 +142,24 @@ def remove_stale_generations(paths: IndexPaths, keep: int | None) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+# Files earlier versions of healthkb kept in the state folder and this one
+# never reads: the link resolver's pickle (its state is in the catalog now)
+# and the temporaries a killed writer of it left.
+_OBSOLETE = ("resolver.pickle", ".resolver-*.tmp")
+
+
 def remove_stale_temporaries(paths: IndexPaths) -> None:
-    """Delete temporary files a killed writer left in the state folder.
+    """Delete temporary files a killed writer left in the state folder, and
+    the files of earlier versions that nothing reads any more.
 
     Only called under the write lock: every writer of these files holds it,
     so none of them can be in use."""
-    for entry in paths.state.glob(".resolver-*.tmp"):
-        try:
-            entry.unlink()
-        except OSError:
-            pass
+    for pattern in _OBSOLETE:
+        for entry in paths.state.glob(pattern):
+            try:
+                entry.unlink()
+            except OSError:
+                pass
 
 
 def remove_partial_writes(paths: IndexPaths) -> None:
