@@ -119,6 +119,25 @@ def test_words_side_by_side_outrank_scattered_ones(starter):
     assert "high blood pressure" in (starter / first).read_text().lower()
 
 
+def test_an_article_covering_the_subject_outranks_a_note_naming_it_once(tmp_path, monkeypatch):
+    # Length normalisation (ranking.LENGTH_NORMALISATION): a long article is
+    # long because it covers its subject, so it is not divided down so far
+    # that a one-line note naming the word once comes first.
+    filler = "The joints, muscles and skin each need rest, water, sleep and gentle exercise to stay well. "
+    overview = ("Lanolin is a wax that sheep make. " + filler * 3 + "Creams with lanolin soften dry skin. "
+                + filler * 3 + "A few people react to lanolin with an itchy rash. " + filler * 2
+                + "Test lanolin on a small patch first. Pure lanolin is thick; warm it in the hands. " + filler * 2)
+    files = {"overview.txt": article(overview, heading="A wax from sheep's wool"),
+             "note.txt": article("Chapped lips: a balm with lanolin or petroleum jelly helps.", heading="Chapped lips")}
+    files |= {f"other{i}.txt": article(filler * (i + 1), heading=f"Other topic {i}") for i in range(8)}
+    root = write_kb(tmp_path / "kb", files)
+    for query in ("lanolin", "what is lanolin?"):
+        assert search(root, query, "--json").ids() == ["overview", "note"]
+    # Full normalisation (Whoosh's default b=0.75) puts the note first.
+    monkeypatch.setattr(ranking, "LENGTH_NORMALISATION", 0.75)
+    assert search(root, "what is lanolin?", "--json").ids() == ["note", "overview"]
+
+
 # ------------------------------------------------------------ prose is not syntax
 
 

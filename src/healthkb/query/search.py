@@ -35,7 +35,7 @@ from healthkb.query.expansion import SEARCH_FIELDS, QueryExpander, is_plain, unl
 from healthkb.query.plainquery import ANY_TERM_SCALE, plain_query
 from healthkb.query.question import content_words, is_question, rarest_words
 from healthkb.query.ranking import (
-    PHRASE_BOOST, RERANK_DEPTH, all_then_any, count_hits, rerank_by_title, with_phrase_bonus,
+    PHRASE_BOOST, RERANK_DEPTH, all_then_any, count_hits, rerank_by_title, weighting, with_phrase_bonus,
 )
 from healthkb.query.reading import read_query
 from healthkb.query.rescue import rescue_search
@@ -98,7 +98,7 @@ class Searcher:
         # ranked search would fail (NotImplementedError) until a rebuild.
         readers = [leaf for ix in self._indexes for leaf, _offset in ix.reader().leaf_readers()]
         reader = readers[0] if len(readers) == 1 else MultiReader(readers)
-        self.searcher = WhooshSearcher(reader)
+        self.searcher = WhooshSearcher(reader, weighting=weighting())  # BM25F as ranking.py sets it
         self.schema = self._indexes[0].schema
         self._parsers: dict[bool, object] = {}
         self.expander = QueryExpander(paths.kb.marker_dir)  # loads the vocabulary on first use
