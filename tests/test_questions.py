@@ -138,6 +138,40 @@ def test_an_article_covering_the_subject_outranks_a_note_naming_it_once(tmp_path
     assert search(root, "what is lanolin?", "--json").ids() == ["note", "overview"]
 
 
+def test_asking_phrases_are_not_the_subject(starter):
+    assert content_words("can arrhythmia come back after ablation".split()) == ["arrhythmia", "ablation"]
+    assert content_words("can hantavirus lead to death".split()) == ["hantavirus", "death"]
+    assert content_words("where can I find lead poisoning help for my back".split()) == [
+        "lead", "poisoning", "help", "back"]  # the words alone are subjects
+    result = search(starter, "can gout come back after treatment?", "--json")
+    assert result.code == 0
+    assert result.ids()[0] == "joints/gout-attacks-what-triggers-them"
+    assert not [title for title in titles(result)[:5] if "back" in title.lower()]  # no back-pain articles
+
+
+def test_one_series_does_not_fill_the_page(tmp_path, monkeypatch):
+    # Four sections of one document (footers quoting each other's openings,
+    # all titled by the subject, as MedQuAD's are) and one article from
+    # another source that says a little less about it.
+    filler = "Rest, water and sleep help most people feel better within a few days. "
+    bodies = {f"series/part-{n}": f"Section {n} of the guide. Tinnitus is a buzzing sound; tinnitus comes and "
+              f"goes; tinnitus is common. " + filler * 2 for n in range(1, 5)}
+    other = "Another source. Tinnitus is a buzzing sound, common with age, and tinnitus often fades. " + filler * 2
+    files = {}
+    for article_id, body in bodies.items():
+        teasers = [b[:49] for i, b in bodies.items() if i != article_id]
+        files[f"{article_id}.txt"] = article(body, teasers=teasers, heading="Tinnitus")
+    files["elsewhere/tinnitus.txt"] = article(other, teasers=["Hearing tests are quick and painless and can be"],
+                                              heading="Tinnitus")
+    files |= {f"filler/topic-{i}.txt": article(filler * (i + 1), heading=f"Topic {i}") for i in range(6)}
+    root = write_kb(tmp_path / "kb", files)
+    ids = search(root, "what is tinnitus?", "--json").ids()
+    assert ids[0].startswith("series/") and ids.index("elsewhere/tinnitus") == 1
+    # Without spreading the series, its four sections come first.
+    monkeypatch.setattr(ranking, "SERIES_DAMPING", 1.0)
+    assert search(root, "what is tinnitus?", "--json").ids().index("elsewhere/tinnitus") == 4
+
+
 # ------------------------------------------------------------ prose is not syntax
 
 

@@ -9,7 +9,8 @@ intent: treatment, causes, symptoms, ...).
   word, or has more than :data:`KEYWORD_MAX_WORDS` words. Keyword queries
   keep all-words-first ranking; questions are ranked by their content words.
 * The content words are the words minus :data:`FUNCTION_WORDS` (pronouns,
-  auxiliaries, question words, politeness and chat): those say how a person
+  auxiliaries, question words, politeness and chat) and minus the
+  :data:`ASKING_PHRASES` ("come back", "lead to"): those say how a person
   asks, not what about, and must not decide the ranking. What is left is
   weighed by the index (BM25F: rarer words weigh more); a long message keeps
   its :data:`QUESTION_MAX_WORDS` rarest words, and leaves out a word most
@@ -55,8 +56,16 @@ FUNCTION_WORDS = frozenset(
     hi hello hey dear sir madam thanks thank regards sincerely greetings kindly anyone question questions
     ask asking asked answer know knowing wondering wonder wondered wanted want wants need needs tell
     told advise advice info information regarding concerning re fw fwd subject message
+    find finding found
     """.split()
 )
+# Phrasal verbs that carry how a question is put, not its subject: each word
+# alone may be a subject ("back" pain, "lead" poisoning), so they are left out
+# only as the phrase ("can arrhythmia come back", "can hantavirus lead to death").
+ASKING_PHRASES = tuple(tuple(phrase.split()) for phrase in (
+    "come back", "comes back", "coming back", "came back", "go away", "goes away", "going away", "went away",
+    "lead to", "leads to", "leading to", "led to", "find out", "look for", "looking for",
+))
 
 
 @dataclass(frozen=True)
@@ -106,13 +115,24 @@ def is_question(words: list[str], question_mark: bool) -> bool:
 def content_words(words: list[str]) -> list[str]:
     """The words that say what the question is about, in order, once each."""
     seen: dict[str, None] = {}
-    for word in words:
+    for word in _without_asking_phrases(words):
         folded = word.lower().replace("\u2019", "'")
         bare = folded.split("'")[0] if folded.endswith(("'s", "'t", "'m", "'re", "'ve", "'ll", "'d")) else folded
         if bare in FUNCTION_WORDS or folded in FUNCTION_WORDS or len(bare) < 2:
             continue
         seen.setdefault(word, None)
     return list(seen)
+
+
+def _without_asking_phrases(words: list[str]) -> list[str]:
+    """``words`` minus each occurrence of an :data:`ASKING_PHRASES` phrase."""
+    folded = [word.lower() for word in words]
+    dropped: set[int] = set()
+    for start, word in enumerate(folded):
+        for phrase in ASKING_PHRASES:
+            if word == phrase[0] and tuple(folded[start:start + len(phrase)]) == phrase:
+                dropped.update(range(start, start + len(phrase)))
+    return [word for n, word in enumerate(words) if n not in dropped] if dropped else words
 
 
 def rarest_words(words: list[str], doc_frequency, limit: int | None = None, doc_count: int = 0) -> list[str]:

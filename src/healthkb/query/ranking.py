@@ -8,7 +8,10 @@ Decides the order of hits beyond the index's BM25F score:
   "What are the treatments for shingles?" comes first when asked how to
   treat shingles, and the article titled by the subject alone comes before
   those that only mention it. (A title bonus added inside the query, tried
-  first, let intent words outweigh the subject: measured worse.)
+  first, let intent words outweigh the subject: measured worse.) Then
+  sections of one series give way a little to other sources
+  (:func:`spread_series`), so one document's ten sections do not fill the
+  page;
 * a keyword query gets a bonus for its words side by side, as typed
   (:func:`with_phrase_bonus`): "high blood pressure" in the text outranks
   "high" in one place and "blood" in another; it ranks articles with all
@@ -29,12 +32,21 @@ import re
 from whoosh.query import AndMaybe, NullQuery, Phrase
 from whoosh.scoring import BM25F
 
+from healthkb.links import is_weak_teaser, teaser_key
 from healthkb.query.expansion import union
 from healthkb.query.question import content_words, intents_of
 
 _TITLE_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 TITLE_WEIGHT = 1.0  # a title made only of searched words doubles the score
 RERANK_DEPTH = 50  # how many of a question's best hits the title rule re-orders
+# Each earlier hit of the same series multiplies a hit's score by this. Host
+# crowding, as web search does it: MedQuAD answers one document in up to 30
+# sections, all titled by its subject, and without it they fill the page
+# ahead of other sources' articles on the same subject. A soft factor, not a
+# cap: a series that is far ahead stays ahead. 0.8 to 0.9 measured alike;
+# 0.7 began to push down the right section of the right series.
+SERIES_DAMPING = 0.85
+SERIES_KEY_CHARS = 30  # teaser and opening keys compared on this many characters
 PHRASE_BOOST = 1.0  # the words side by side, as typed, in a keyword query
 PHRASE_MAX_TERMS = 6  # longer runs of words are rarely found side by side
 EXACT_COUNT_MAX = 2000  # count hits exactly when at most about this many could match
@@ -65,10 +77,11 @@ def with_phrase_bonus(query, words: list[str], analyzer, boost: float):
     return AndMaybe(query, phrase)
 
 
-def rerank_by_title(ranked: list, titles: dict[str, str], query, text: str, analyzer) -> list:
+def rerank_by_title(ranked: list, rows: dict, query, text: str, analyzer) -> list:
     """Re-order a question's (score, id, hit) triples: each score grows with
     the share of its title's content words that the question searched
-    (its words, their synonyms, and the words naming its intent).
+    (its words, their synonyms, and the words naming its intent); then
+    :func:`spread_series`. ``rows`` maps ids to their catalog rows.
 
     An article titled by the question's subject ("Shingles", "What is
     shingles?", "What are the treatments for shingles?" when asked how to
@@ -81,12 +94,50 @@ def rerank_by_title(ranked: list, titles: dict[str, str], query, text: str, anal
             searched.update(analyzer.terms(words))
     rescored = []
     for score, article_id, hit in ranked:
-        words = content_words(_TITLE_WORD.findall(titles.get(article_id, "")))
+        row = rows.get(article_id)
+        words = content_words(_TITLE_WORD.findall(row.title if row is not None else ""))
         terms = {t for word in words for t in analyzer.terms(word)}
         coverage = len(terms & searched) / len(terms) if terms else 0.0
         rescored.append((score * (1 + TITLE_WEIGHT * coverage), article_id, hit))
     rescored.sort(key=lambda r: -r[0])
-    return rescored
+    return spread_series(rescored, rows)
+
+
+def spread_series(ranked: list, rows: dict) -> list:
+    """(score, id, hit) triples, best first, each score multiplied by
+    :data:`SERIES_DAMPING` once for every better-ranked hit of its series.
+
+    Two articles are of one series when their footers point to the same
+    articles: at least two of their keys (teasers, and each one's own
+    opening, which its siblings' teasers quote) are shared, and at least half
+    of the smaller set. One shared teaser is not enough: thousands of
+    MedQuAD answers open with the same sentence, so one teaser can match
+    unrelated documents."""
+    seen: list[frozenset[str]] = []
+    spread = []
+    for score, article_id, hit in ranked:
+        keys = series_keys(rows.get(article_id))
+        earlier = sum(1 for other in seen if _same_series(keys, other))
+        seen.append(keys)
+        spread.append((score * SERIES_DAMPING**earlier, article_id, hit))
+    spread.sort(key=lambda r: -r[0])
+    return spread
+
+
+def series_keys(row) -> frozenset[str]:
+    """The keys naming ``row``'s series: its teasers' and its opening's
+    first :data:`SERIES_KEY_CHARS` key characters."""
+    if row is None:
+        return frozenset()
+    keys = {teaser_key(text)[:SERIES_KEY_CHARS] for text in row.teasers if not is_weak_teaser(text)}
+    if row.opening:
+        keys.add(row.opening[:SERIES_KEY_CHARS])
+    return frozenset(keys)
+
+
+def _same_series(keys: frozenset[str], other: frozenset[str]) -> bool:
+    shared = len(keys & other)
+    return shared >= 2 and 2 * shared >= min(len(keys), len(other))
 
 
 def count_hits(results, wanted: int, doc_count: int, *, exact_max: int | None = None) -> tuple[int, bool]:

@@ -175,8 +175,8 @@ class Searcher:
             if hasattr(results, "estimated_length") else (len(results), True)
         ranked = [(h.score, h["id"], h) for h in results]
         if question and rescued is None:
-            titles = {i: row.title for i, row in self.catalog.articles_by_id([r[1] for r in ranked]).items()}
-            ranked = rerank_by_title(ranked, titles, query, text, self.schema["body"].analyzer)
+            rows = self.catalog.articles_by_id([r[1] for r in ranked])
+            ranked = rerank_by_title(ranked, rows, query, text, self.schema["body"].analyzer)
         if not question and rescued is None and 0 < total < wanted and not exact and is_plain(text):
             # Fewer all-words hits than a page: articles with some of the
             # words follow them rather than stay hidden.
