@@ -32,9 +32,9 @@ import re
 from whoosh.query import AndMaybe, NullQuery, Phrase
 from whoosh.scoring import BM25F
 
-from healthkb.links import is_weak_teaser, teaser_key
 from healthkb.query.expansion import union
 from healthkb.query.question import content_words, intents_of
+from healthkb.text import match_key
 
 _TITLE_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 TITLE_WEIGHT = 1.0  # a title made only of searched words doubles the score
@@ -47,6 +47,7 @@ RERANK_DEPTH = 50  # how many of a question's best hits the title rule re-orders
 # 0.7 began to push down the right section of the right series.
 SERIES_DAMPING = 0.85
 SERIES_KEY_CHARS = 30  # teaser and opening keys compared on this many characters
+SERIES_MIN_KEY = 10  # a shorter key (a teaser of a few letters) names no series
 PHRASE_BOOST = 1.0  # the words side by side, as typed, in a keyword query
 PHRASE_MAX_TERMS = 6  # longer runs of words are rarely found side by side
 EXACT_COUNT_MAX = 2000  # count hits exactly when at most about this many could match
@@ -130,10 +131,12 @@ def series_keys(row) -> frozenset[str]:
     first :data:`SERIES_KEY_CHARS` key characters."""
     if row is None:
         return frozenset()
-    keys = {teaser_key(text)[:SERIES_KEY_CHARS] for text in row.teasers if not is_weak_teaser(text)}
+    # match_key as links.py keys teasers and openings (links.py itself is
+    # not loaded by a search: see tests/test_startup.py).
+    keys = {match_key(text)[:SERIES_KEY_CHARS] for text in row.teasers}
     if row.opening:
         keys.add(row.opening[:SERIES_KEY_CHARS])
-    return frozenset(keys)
+    return frozenset(key for key in keys if len(key) >= SERIES_MIN_KEY)
 
 
 def _same_series(keys: frozenset[str], other: frozenset[str]) -> bool:
