@@ -7,7 +7,6 @@ queries stay bounded. Through the CLI and the Searcher, on small KBs in tmp_path
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -242,9 +241,8 @@ def test_a_fifty_word_query_works_and_stays_bounded(clinical, shape):
     with open_index(KB(clinical, "option")) as ix:
         searcher = ix.searcher()
         searcher.search("warm up")
-        started = time.perf_counter()
-        found = searcher.search(query)
-        assert time.perf_counter() - started < 1.0  # generous: the box is slow and shared
+        found = searcher.search(query)  # its speed: scripts/bench.py (long question row)
+        assert len(found.expanded) <= MAX_ADDED
     if shape == "article words":
         assert found.hits and found.hits[0].id == "heart/hypertension"
 
