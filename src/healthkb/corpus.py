@@ -72,6 +72,12 @@ class Scan:
     # KB (``add``, the starter articles) writes and renames: found here so
     # that a writer can remove those a killed process left behind.
     temporaries: list[tuple[str, str]] = field(default_factory=list)
+    # Relative paths of the real subfolders met (filled by scan_folders only,
+    # which does not enter them).
+    subfolders: list[str] = field(default_factory=list)
+    # Whether a symlink to a folder was met: such a folder can be reached by
+    # two paths, so only a walk of the whole KB knows which one lists it.
+    linked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +112,29 @@ def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, 
     real_root = os.path.realpath(root)
     walker = _Walker(real_root, scan, max_bytes, stats or {})
     walker.walk(real_root, "")
+    scan.linked = bool(walker.linked_dirs)
     # Symlinked folders come last, so that a folder reachable both directly
     # and through a link is always listed under its real path, whatever the
     # names sort like.
     while walker.linked_dirs:
         path, rel = walker.linked_dirs.pop(0)
         walker.walk_linked(path, rel)
+    scan.files = _without_shared_ids(scan)
+    return scan
+
+
+def scan_folders(root: Path, folders: list[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
+    """Classify the entries directly inside each of ``folders`` (relative
+    paths, "" for the root) as :func:`scan_kb` would, without entering their
+    subfolders: the scan of the folders an update found changed.  The real
+    subfolders met are listed in ``scan.subfolders``; a symlinked one sets
+    ``scan.linked`` (only a whole walk can place it)."""
+    scan = Scan()
+    real_root = os.path.realpath(root)
+    walker = _Walker(real_root, scan, max_bytes, {}, enter=False)
+    for rel in folders:
+        walker.walk(os.path.join(real_root, rel) if rel else real_root, rel)
+    scan.linked = bool(walker.linked_dirs)
     scan.files = _without_shared_ids(scan)
     return scan
 
@@ -173,8 +196,9 @@ def _shown(rel: str) -> str:
 class _Walker:
     """One walk of a KB; remembers real folders seen to break symlink loops."""
 
-    def __init__(self, real_root: str, scan: Scan, max_bytes: int, stats: dict[str, tuple[int, int]]) -> None:
+    def __init__(self, real_root: str, scan: Scan, max_bytes: int, stats: dict[str, tuple[int, int]], *, enter: bool = True) -> None:
         self.real_root = real_root
+        self.enter = enter  # False: list the subfolders met instead of walking them
         self.stats = stats
         self.scan = scan
         self.max_bytes = max_bytes
@@ -227,7 +251,10 @@ class _Walker:
                 subfolder = self.visit(entry, rel)
                 if subfolder:
                     subfolders.append(subfolder)
-            pending.extend(reversed(subfolders))  # popped in name order
+            if self.enter:
+                pending.extend(reversed(subfolders))  # popped in name order
+            else:
+                self.scan.subfolders.extend(rel for _path, rel in subfolders)
 
     def visit(self, entry: os.DirEntry, rel: str) -> tuple[str, str] | None:
         """Classify one entry; return (path, rel) of a real folder to walk into."""

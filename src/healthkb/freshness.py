@@ -16,7 +16,11 @@ import os
 from array import array
 
 
-def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None = None) -> str:
+def tree_state(
+    root: str | os.PathLike,
+    stats: dict[str, tuple[int, int]] | None = None,
+    folders: dict[str, bytes] | None = None,
+) -> str:
     """A digest of everything whose change can change what the KB's articles are.
 
     It covers, for every folder the scan would enter, its mtime (which moves
@@ -29,7 +33,10 @@ def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None
     recursion.  Hidden entries are left out, as the scan leaves them out;
     adding or removing one still moves its folder's mtime.  A writer passes
     ``stats`` to keep each file's (size, mtime_ns) by path for
-    :func:`scan_kb`, which then need not stat the files again.
+    :func:`scan_kb`, which then need not stat the files again.  ``folders``
+    receives, by folder path, a digest of that folder's part (its mtime and
+    its ``*.txt`` entries), so that an update can find the folders that
+    changed (b"" for a folder that could not be listed).
     """
     import hashlib  # lazy: OpenSSL costs an import only when used
 
@@ -49,8 +56,11 @@ def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None
             listing = os.scandir(folder)
         except OSError:
             add_name(folder)  # unreadable: the scan reports it, and so must stay unchanged
+            if folders is not None:
+                folders[folder] = b""
             continue
         add_name(folder)
+        first_name, first_number = len(names), len(numbers)
         add_number(st.st_mtime_ns)
         with listing:
             for entry in listing:
@@ -74,6 +84,10 @@ def tree_state(root: str | os.PathLike, stats: dict[str, tuple[int, int]] | None
                 add_number(st.st_ino)
                 if stats is not None:
                     stats[entry.path] = (st.st_size, st.st_mtime_ns)
+        if folders is not None:
+            part = hashlib.blake2b("\0".join(names[first_name:]).encode("utf-8", "surrogateescape"), digest_size=16)
+            part.update(numbers[first_number:].tobytes())
+            folders[folder] = part.digest()
     digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
     digest.update(numbers.tobytes())
     return digest.hexdigest()

@@ -2,9 +2,18 @@
 re-index those whose content hash changed, drop removed ones, and recompute
 only the links a change can touch (linkstate.py: O(change), not O(KB)).
 
+Finding what changed is O(change) too: the catalog keeps, for every folder the
+scan enters, :func:`healthkb.freshness.tree_state`'s digest of that folder
+(its mtime and its ``*.txt`` entries' names and stats) as of the last update.
+An update rescans only the folders whose digest moved and compares their
+files with the catalog's rows for those folders; an unchanged folder costs
+nothing beyond the stat walk that computed the digests.  A KB whose layout a
+folder-by-folder scan cannot place (symlinked folders, non-ASCII ids, an
+unreadable folder) falls back to scanning the whole KB.
+
 Whoosh is committed before the catalog, so a writer killed in between leaves
-a catalog that still lists the old fingerprints, and the next run redoes the
-work (re-indexing by unique id is idempotent).
+a catalog that still lists the old fingerprints (and the old folder digests),
+and the next run redoes the work (re-indexing by unique id is idempotent).
 """
 
 from __future__ import annotations
@@ -12,53 +21,184 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
-from healthkb.corpus import Skipped, UndecodableError, current_body, load_article
+from healthkb.corpus import ArticleFile, Scan, Skipped, UndecodableError, current_body, load_article, scan_folders
 from healthkb.index.catalog import Catalog
 from healthkb.index.linkstate import snapshot, update_links
 from healthkb.index.records import Progress, UpdateReport, article_values, shard_of
 from healthkb.index.store import IndexDamaged, IndexPaths
+from healthkb.kb import remove_stale_copies
+
+# Catalog meta: "1" when folder_digests can stand for a walk of the whole KB
+# (the last full scan met no symlinked folder and no non-ASCII id).
+FOLDER_SCAN_KEY = "folder_scan"
+# Skip reasons that may go away without the folder changing (a permission
+# fixed): their folder's digest is stored empty, so the next update looks again.
+_LOOK_AGAIN = "unreadable"
 
 
-def incremental_update(paths: IndexPaths, catalog: Catalog, scan, report: UpdateReport, progress: Progress) -> None:
-    known = catalog.file_stats()
+@dataclass(slots=True)
+class _Taken:
+    """What comparing scanned files with the catalog found and wrote."""
+
+    skipped: list[Skipped] = field(default_factory=list)  # files that could not be read
+    touched: list[tuple[int, int, str, str]] = field(default_factory=list)  # (size, mtime, path, id): same bytes, new stat
+
+
+def incremental_update(paths: IndexPaths, catalog: Catalog, scan: Scan, report: UpdateReport, progress: Progress) -> None:
+    """Bring the catalog and index in line with a scan of the whole KB."""
+    known = {i: (size, mtime, None) for i, (size, mtime) in catalog.file_stats().items()}
+    taken = _take_in(paths, catalog, scan.files, known, report, progress)
+    report.skipped = list(scan.skipped) + taken.skipped
+    report.unchanged = len(scan.files) - len(taken.skipped) - len(report.added) - len(report.updated)
+    with catalog.transaction():
+        catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=? WHERE id=?", [(s, m, i) for s, m, _p, i in taken.touched])
+        catalog.replace_folders(scan.folders)
+        catalog.replace_skipped((s.path, s.reason) for s in report.skipped)
+        catalog.set_meta("updated_at", str(time.time()))
+
+
+def store_folder_digests(catalog: Catalog, root: str, digests: dict[str, bytes], scan: Scan, skipped: list[Skipped]) -> None:
+    """After a scan of the whole KB: keep each entered folder's digest, so
+    that the next update can rescan only the folders that changed."""
+    by_rel = digests_by_folder(root, digests)
+    kept = {rel: by_rel.get(rel, b"") for rel in scan.folders}
+    for rel in _folders_to_look_at_again(skipped):
+        if rel in kept:
+            kept[rel] = b""
+    with catalog.transaction():
+        catalog.replace_folder_digests(kept)
+        simple = not scan.linked and all(f.id.isascii() for f in scan.files)
+        catalog.set_meta(FOLDER_SCAN_KEY, "1" if simple else "0")
+
+
+def digests_by_folder(root: str, digests: dict[str, bytes]) -> dict[str, bytes]:
+    """tree_state's folder digests, keyed by path relative to the KB ("" = root)."""
+    real_root = os.path.realpath(root)
+    cut = len(real_root) + 1
+    return {("" if path == real_root else path[cut:]): digest for path, digest in digests.items()}
+
+
+def update_changed_folders(paths: IndexPaths, catalog: Catalog, digests: dict[str, bytes], report: UpdateReport, progress: Progress) -> bool:
+    """The O(change) update: rescan only the folders whose digest moved since
+    the catalog took them in.  Returns False, having written nothing, when
+    only a scan of the whole KB can tell (then the caller runs one)."""
+    if catalog.get_meta(FOLDER_SCAN_KEY) != "1" or b"" in digests.values():
+        return False
+    stored = catalog.folder_digests()
+    if "" not in stored:
+        return False
+    root = paths.kb.root
+    now = digests_by_folder(root, digests)
+    found = _rescan_changed(root, stored, now)
+    if found is None:
+        return False
+    scan, rescanned, dropped = found
+    area = set(rescanned) | set(dropped)
+    known = catalog.file_stats_in(area)
+    count_before = catalog.count()
+    scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
+    taken = _take_in(paths, catalog, scan.files, known, report, progress)
+    old_skipped = catalog.skipped()
+    kept = [Skipped(path, reason) for path, reason in old_skipped if _folder_of(path) not in area and path not in area]
+    report.skipped = kept + scan.skipped + taken.skipped
+    report.unchanged = count_before - len(report.removed) - len(report.updated)
+    new_digests = {rel: now[rel] for rel in rescanned}
+    for rel in _folders_to_look_at_again(scan.skipped + taken.skipped):
+        new_digests[rel] = b""
+    with catalog.transaction():
+        catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=?, path=? WHERE id=?", taken.touched)
+        if len(kept) != len(old_skipped) or scan.skipped or taken.skipped:
+            catalog.replace_skipped((s.path, s.reason) for s in report.skipped)
+        catalog.change_folders({rel: scan.folders[rel] for rel in rescanned if rel in scan.folders}, new_digests, dropped)
+        catalog.set_meta("updated_at", str(time.time()))
+    return True
+
+
+def _rescan_changed(root, stored: dict[str, bytes], now: dict[str, bytes]) -> tuple[Scan, list[str], list[str]] | None:
+    """Scan the entered folders whose digest moved (parents first, so that a
+    new subfolder is entered when its parent's listing shows it); list those
+    the scan no longer enters.  None when the whole KB must be scanned."""
+    dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
+    entered = set(stored)
+    scan = Scan()
+    rescanned: list[str] = []
+    dropped: list[str] = []
+    for rel in dirty:  # a parent sorts before its children
+        entering = rel in now and rel in entered and (not rel or _folder_of(rel) in entered)
+        if not entering:
+            if rel in stored:  # gone, or its parent no longer lists it
+                entered.discard(rel)
+                dropped.append(rel)
+            continue  # else not a folder the scan enters (under a skipped one)
+        part = scan_folders(root, [rel])
+        if part.linked or not part.folders or not all(f.id.isascii() for f in part.files):
+            return None
+        if any(s.reason.startswith("unreadable folder") for s in part.skipped):
+            return None
+        children = {c for c in entered if c and _folder_of(c) == rel}
+        if any(c in now for c in children.difference(part.subfolders)):
+            return None  # still there yet no longer entered: let a whole scan say why
+        entered.difference_update(children)
+        entered.update(part.subfolders)
+        scan.files += part.files
+        scan.skipped += part.skipped
+        scan.temporaries += part.temporaries
+        scan.folders.update(part.folders)
+        rescanned.append(rel)
+    return scan, rescanned, dropped
+
+
+def _folder_of(rel: str) -> str:
+    return rel.rpartition("/")[0]
+
+
+def _folders_to_look_at_again(skipped: list[Skipped]) -> set[str]:
+    return {_folder_of(s.path) for s in skipped if s.reason.startswith(_LOOK_AGAIN)}
+
+
+def _take_in(paths, catalog: Catalog, files: list[ArticleFile], known: dict[str, tuple], report: UpdateReport, progress: Progress) -> _Taken:
+    """Compare ``files`` with what the catalog ``known``s of the same folders
+    (id → (size, mtime_ns, path or None)), read those whose stat or path
+    moved, and write the changed and removed ones (report: added, updated,
+    removed)."""
     shards = int(catalog.get_meta("shards") or 1)
-    skipped = list(scan.skipped)
+    taken = _Taken()
     changed: dict[str, tuple] = {}  # id → (file, article, decoded)
-    touched: list[tuple[int, int, str]] = []  # (size, mtime, id): same content, new stat
     failed: set[str] = set()
-    candidates = [f for f in scan.files if f.id not in known or (f.size, f.mtime_ns) != known[f.id]]
+    candidates = [f for f in files if _moved(f, known.get(f.id))]
     for done, file in enumerate(candidates, 1):
         try:
             article, decoded = load_article(file)
         except UndecodableError as exc:
-            skipped.append(Skipped(file.relpath, str(exc)))
+            taken.skipped.append(Skipped(file.relpath, str(exc)))
             failed.add(file.id)
             continue
         except OSError as exc:
-            skipped.append(Skipped(file.relpath, f"unreadable ({exc.strerror})"))
+            taken.skipped.append(Skipped(file.relpath, f"{_LOOK_AGAIN} ({exc.strerror})"))
             failed.add(file.id)
             continue
         if file.id in known and catalog.sha256_of(file.id) == decoded.sha256:
-            touched.append((file.size, file.mtime_ns, file.id))
+            taken.touched.append((file.size, file.mtime_ns, file.relpath, file.id))
         else:
             changed[file.id] = (file, article, decoded)
         progress("reading", done, len(candidates))
-    present = {f.id for f in scan.files} - failed
+    present = {f.id for f in files} - failed
     removed = sorted(i for i in known if i not in present)
-    report.skipped = skipped
     report.added = sorted(i for i in changed if i not in known)
     report.updated = sorted(i for i in changed if i in known)
     report.removed = removed
-    report.unchanged = len(present) - len(changed)
-
     if changed or removed:
         _apply_changes(paths, catalog, changed, removed, shards, report)
-    with catalog.transaction():
-        catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=? WHERE id=?", touched)
-        catalog.replace_folders(scan.folders)
-        catalog.replace_skipped((s.path, s.reason) for s in skipped)
-        catalog.set_meta("updated_at", str(time.time()))
+    return taken
+
+
+def _moved(file: ArticleFile, known: tuple | None) -> bool:
+    if known is None:
+        return True
+    size, mtime_ns, path = known
+    return (file.size, file.mtime_ns) != (size, mtime_ns) or (path is not None and path != file.relpath)
 
 
 def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], shards: int, report) -> None:

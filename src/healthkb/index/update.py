@@ -27,7 +27,7 @@ from healthkb.corpus import Skipped, UndecodableError, current_body, load_articl
 from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
-from healthkb.index.incremental import incremental_update
+from healthkb.index.incremental import FOLDER_SCAN_KEY, incremental_update, store_folder_digests, update_changed_folders
 from healthkb.index.lock import WriteLock
 from healthkb.index.records import (
     Progress,
@@ -142,16 +142,24 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         remove_stale_generations(paths, keep=int(generation) if generation is not None else None)
         # Taken before the scan: a file that changes after this moment leaves
         # a digest that no longer matches, so the next read updates again.
-        stats: dict[str, tuple[int, int]] = {}
-        state = state_before or tree_state(paths.kb.root, stats)
-        scan = scan_kb(paths.kb.root, stats=stats)
-        del stats
-        # A killed `add` leaves its temporary copy: remove it, or report it.
-        scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
-        if full:
-            _full_build(paths, catalog, scan, report, progress)
-        else:
-            incremental_update(paths, catalog, scan, report, progress)
+        # The folder digests let an update rescan only the folders that
+        # changed; only a scan of the whole KB needs every file's stat.
+        by_folder = not full and catalog.get_meta(FOLDER_SCAN_KEY) == "1"
+        stats: dict[str, tuple[int, int]] | None = None if by_folder else {}
+        digests: dict[str, bytes] = {}
+        state = tree_state(paths.kb.root, stats, digests)
+        if state_before:
+            state = state_before  # the earlier digest: all it promises still holds
+        if not (by_folder and update_changed_folders(paths, catalog, digests, report, progress)):
+            scan = scan_kb(paths.kb.root, stats=stats)
+            del stats
+            # A killed `add` leaves its temporary copy: remove it, or report it.
+            scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
+            if full:
+                _full_build(paths, catalog, scan, report, progress)
+            else:
+                incremental_update(paths, catalog, scan, report, progress)
+            store_folder_digests(catalog, paths.kb.root, digests, scan, report.skipped)
         catalog.set_meta(TREE_STATE_KEY, state)
     finally:
         catalog.close()

@@ -1,0 +1,253 @@
+"""Updates that rescan only the folders that changed (issue 15): each folder's
+digest is kept in the catalog, an update compares them with a fresh stat walk
+and rescans only the folders whose digest moved.  Whatever the change, the
+catalog afterwards must be exactly what a full build of the same files gives.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from clihelp import article, run_cli
+from healthkb.index import incremental
+from healthkb.index.api import reindex
+from healthkb.index.catalog import CATALOG_NAME
+from healthkb.kb import KB
+
+FOLDERS = ["a", "b", "c", "d", "a/deep"]
+
+
+def kb_of(root: Path) -> KB:
+    return KB(root.resolve(), "option")
+
+
+def catalog_tables(root: Path) -> dict[str, list[tuple]]:
+    """What an update must get right, as plain rows (folder mtimes and digests
+    included: they decide what the next update looks at)."""
+    db = sqlite3.connect(root / ".healthkb" / CATALOG_NAME)
+    try:
+        return {
+            "articles": db.execute("SELECT id, path, size, mtime_ns, sha256, title FROM articles ORDER BY id").fetchall(),
+            "skipped": db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall(),
+            "folders": db.execute("SELECT path, mtime_ns FROM folders ORDER BY path").fetchall(),
+            "digests": db.execute("SELECT path, digest FROM folder_digests ORDER BY path").fetchall(),
+            "links": db.execute("SELECT src, kind, ordinal, status, count, target FROM links ORDER BY 1, 2, 3, 6").fetchall(),
+            "meta": db.execute("SELECT value FROM meta WHERE key='folder_scan'").fetchall(),
+        }
+    finally:
+        db.close()
+
+
+def same_as_full_build(root: Path) -> None:
+    """The catalog the update left equals the one a full build makes now."""
+    after_update = catalog_tables(root)
+    report = reindex(kb_of(root), full=True)
+    assert report.full
+    rebuilt = catalog_tables(root)
+    # Row ids of a rebuild follow id order; compare links by article id instead.
+    for tables in (after_update, rebuilt):
+        tables.pop("links")
+    assert after_update == rebuilt
+
+
+@pytest.fixture
+def folders_kb(make_kb) -> Path:
+    files = {"root-note.txt": article("A note kept at the top of the knowledge base.")}
+    for folder in FOLDERS:
+        for n in range(4):
+            files[f"{folder}/item-{n}.txt"] = article(f"Article {n} of folder {folder} about sleep and joints.")
+    root = make_kb(files)
+    assert run_cli("reindex").code == 0
+    return root
+
+
+@pytest.fixture
+def rescans(monkeypatch) -> list[str]:
+    """The folders each update rescans, in order."""
+    seen: list[str] = []
+    real = incremental.scan_folders
+
+    def spy(root, folders, **kwargs):
+        seen.extend(folders)
+        return real(root, folders, **kwargs)
+
+    monkeypatch.setattr(incremental, "scan_folders", spy)
+    return seen
+
+
+def bump_mtime(path: Path, seconds: float = 2) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + int(seconds * 1e9)))
+
+
+def test_an_unchanged_kb_rescans_no_folder(folders_kb, rescans):
+    report = reindex(kb_of(folders_kb))
+    assert not report.changed and not report.full
+    assert report.unchanged == 1 + 4 * len(FOLDERS)
+    assert rescans == []
+
+
+def test_an_in_place_edit_of_the_same_size_is_found(folders_kb, rescans):
+    target = folders_kb / "c" / "item-2.txt"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("sleep", "sneep"), encoding="utf-8")  # same size
+    bump_mtime(target)
+    report = reindex(kb_of(folders_kb))
+    assert (report.added, report.updated, report.removed) == ([], ["c/item-2"], [])
+    assert rescans == ["c"]  # one changed folder among many unchanged
+    assert report.unchanged == 4 * len(FOLDERS)
+    hits = run_cli("search", "sneep", "--json").ids()
+    assert hits == ["c/item-2"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_rename_removes_the_old_id_and_adds_the_new(folders_kb, rescans):
+    (folders_kb / "b" / "item-1.txt").rename(folders_kb / "b" / "renamed.txt")
+    report = reindex(kb_of(folders_kb))
+    assert (report.added, report.updated, report.removed) == (["b/renamed"], [], ["b/item-1"])
+    assert rescans == ["b"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_rename_across_folders_rescans_both(folders_kb, rescans):
+    (folders_kb / "a" / "item-3.txt").rename(folders_kb / "d" / "item-3-moved.txt")
+    report = reindex(kb_of(folders_kb))
+    assert (report.added, report.removed) == (["d/item-3-moved"], ["a/item-3"])
+    assert sorted(rescans) == ["a", "d"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_file_removed_and_another_added_in_the_same_folder(folders_kb, rescans):
+    old = folders_kb / "d" / "item-0.txt"
+    text = old.read_text(encoding="utf-8")
+    old.unlink()
+    # Same size and mtime as the removed one: only its name tells them apart.
+    new = folders_kb / "d" / "item-9.txt"
+    new.write_text(text, encoding="utf-8")
+    os.utime(new, ns=(0, 1_600_000_000_000_000_000))
+    report = reindex(kb_of(folders_kb))
+    assert (report.added, report.updated, report.removed) == (["d/item-9"], [], ["d/item-0"])
+    assert rescans == ["d"]
+    same_as_full_build(folders_kb)
+
+
+def test_new_and_removed_subfolders(folders_kb, rescans):
+    shutil.rmtree(folders_kb / "a" / "deep")
+    (folders_kb / "c" / "new" / "newer").mkdir(parents=True)
+    (folders_kb / "c" / "new" / "newer" / "fresh.txt").write_text(article("A fresh article about knees."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert report.added == ["c/new/newer/fresh"]
+    assert report.removed == [f"a/deep/item-{n}" for n in range(4)]
+    assert sorted(rescans) == ["a", "c", "c/new", "c/new/newer"]
+    same_as_full_build(folders_kb)
+
+
+def test_skipped_files_of_unchanged_folders_stay_reported(folders_kb, rescans):
+    (folders_kb / "a" / "empty.txt").write_bytes(b"")
+    (folders_kb / "b" / "binary.txt").write_bytes(b"\x00\x01binary")
+    reindex(kb_of(folders_kb))
+    rescans.clear()
+    (folders_kb / "c" / ".hidden.txt").write_text("hidden", encoding="utf-8")
+    (folders_kb / "c" / "item-0.TXT").write_text(article("The same id as item-0."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert rescans == ["c"]
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons["a/empty.txt"] == "empty file"
+    assert reasons["b/binary.txt"] == "binary file"
+    assert reasons["c/.hidden.txt"] == "hidden file"
+    assert reasons["c/item-0.TXT"].startswith("same article id as c/item-0.txt")
+    same_as_full_build(folders_kb)
+    # Emptying a file and filling the empty one again, in place.
+    (folders_kb / "a" / "empty.txt").write_text(article("No longer empty: about hips."), encoding="utf-8")
+    (folders_kb / "a" / "item-1.txt").write_bytes(b"")
+    report = reindex(kb_of(folders_kb))
+    assert (report.added, report.removed) == (["a/empty"], ["a/item-1"])
+    assert {s.path: s.reason for s in report.skipped}["a/item-1.txt"] == "empty file"
+    same_as_full_build(folders_kb)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_a_file_made_readable_again_is_read_on_the_next_reindex(folders_kb):
+    target = folders_kb / "b" / "item-2.txt"
+    bump_mtime(target)
+    target.chmod(0)
+    try:
+        report = reindex(kb_of(folders_kb))
+        assert any(s.path == "b/item-2.txt" and s.reason.startswith("unreadable") for s in report.skipped)
+    finally:
+        target.chmod(0o644)
+    report = reindex(kb_of(folders_kb))  # the mode moved no stat: the folder is looked at again anyway
+    assert "b/item-2" in report.added
+    assert not any(s.path == "b/item-2.txt" for s in report.skipped)
+
+
+def test_a_kb_with_a_symlinked_folder_scans_the_whole_kb(folders_kb, rescans):
+    (folders_kb / "linked").symlink_to(folders_kb / "a" / "deep", target_is_directory=True)
+    reindex(kb_of(folders_kb))  # the root changed: rescanning it meets the link
+    assert catalog_tables(folders_kb)["meta"] == [("0",)]
+    rescans.clear()
+    (folders_kb / "b" / "extra.txt").write_text(article("Extra article about elbows."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert report.added == ["b/extra"] and rescans == []
+    same_as_full_build(folders_kb)
+
+
+def test_an_index_without_folder_digests_scans_the_whole_kb_once(folders_kb, rescans):
+    db = sqlite3.connect(folders_kb / ".healthkb" / CATALOG_NAME)
+    db.execute("DELETE FROM folder_digests")
+    db.commit()
+    db.close()
+    (folders_kb / "b" / "extra.txt").write_text(article("Extra article about elbows."), encoding="utf-8")
+    assert reindex(kb_of(folders_kb)).added == ["b/extra"]
+    assert rescans == []
+    (folders_kb / "b" / "extra.txt").unlink()
+    assert reindex(kb_of(folders_kb)).removed == ["b/extra"]
+    assert rescans == ["b"]
+
+
+def _random_change(root: Path, rng: random.Random, step: int) -> None:
+    files = sorted(p for p in root.rglob("*.txt") if ".healthkb" not in p.parts)
+    folders = sorted({p.parent for p in files} | {root})
+    kind = rng.choice(["add", "remove", "rename", "edit", "empty", "hidden", "mkdir", "rmdir", "binary"])
+    if kind == "add" or not files:
+        (rng.choice(folders) / f"new-{step}.txt").write_text(article(f"New article {step} about backs."), encoding="utf-8")
+    elif kind == "remove":
+        rng.choice(files).unlink()
+    elif kind == "rename":
+        rng.choice(files).rename(rng.choice(folders) / f"renamed-{step}.txt")
+    elif kind == "edit":
+        target = rng.choice(files)
+        target.write_text(article(f"Edited {step}: a new first sentence about necks."), encoding="utf-8")
+        bump_mtime(target, 1 + step)
+    elif kind == "empty":
+        rng.choice(files).write_bytes(b"")
+    elif kind == "hidden":
+        (rng.choice(folders) / f".hidden-{step}.txt").write_text("hidden", encoding="utf-8")
+    elif kind == "mkdir":
+        new = rng.choice(folders) / f"sub-{step}"
+        new.mkdir()
+        (new / "inside.txt").write_text(article(f"Inside {step}: about shoulders."), encoding="utf-8")
+    elif kind == "rmdir":
+        candidates = [f for f in folders if f != root]
+        if candidates:
+            shutil.rmtree(rng.choice(candidates))
+    else:
+        (rng.choice(folders) / f"binary-{step}.txt").write_bytes(b"\x00" * 10)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_changes_leave_the_catalog_a_full_build_would_make(folders_kb, seed):
+    rng = random.Random(seed)
+    for step in range(4):
+        for _ in range(rng.randint(1, 3)):
+            _random_change(folders_kb, rng, step)
+        report = reindex(kb_of(folders_kb))
+        assert not report.full
+        assert catalog_tables(folders_kb)["meta"] == [("1",)]
+        same_as_full_build(folders_kb)
