@@ -251,3 +251,24 @@ def test_random_changes_leave_the_catalog_a_full_build_would_make(folders_kb, se
         assert not report.full
         assert catalog_tables(folders_kb)["meta"] == [("1",)]
         same_as_full_build(folders_kb)
+
+
+def test_a_reading_command_after_a_change_walks_the_kb_once(folders_kb, rescans, monkeypatch):
+    from healthkb import freshness
+    from healthkb.index import api, update
+
+    walks: list[str] = []
+
+    def counted(root, *args, **kwargs):
+        walks.append(str(root))
+        return freshness.tree_state(root, *args, **kwargs)
+
+    monkeypatch.setattr(api, "tree_state", counted)
+    monkeypatch.setattr(update, "tree_state", counted)
+    (folders_kb / "d" / "item-1.txt").write_text(article("Quinoa porridge for breakfast."), encoding="utf-8")
+    bump_mtime(folders_kb / "d" / "item-1.txt")
+    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]
+    assert len(walks) == 1 and rescans == ["d"]
+    walks.clear()
+    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]  # now current: no update
+    assert len(walks) == 1 and rescans == ["d"]

@@ -197,11 +197,12 @@ class KBIndex:
         return self.catalog.titles_by_id(ids)
 
 
-def _current_state_if_stale(paths: IndexPaths, catalog: Catalog) -> str | None:
+def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[str, bytes]) -> str | None:
     """The KB's tree digest when it differs from the one the index recorded, else None.
 
-    The digest is handed to the update, which then need not walk the tree again."""
-    state = tree_state(paths.kb.root)
+    The digest and the folder digests of the same walk (``folders``) are
+    handed to the update, which then need not walk the tree again."""
+    state = tree_state(paths.kb.root, folders=folders)
     return None if catalog.get_meta(TREE_STATE_KEY) == state else state
 
 
@@ -219,8 +220,9 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     paths = index_paths(kb)
     catalog = open_catalog_for_read(paths)
     state = None
+    folders: dict[str, bytes] = {}
     if catalog is not None and not catalog.frozen and refresh_wanted(refresh):
-        state = _current_state_if_stale(paths, catalog)
+        state = _current_state_if_stale(paths, catalog, folders)
     if catalog is not None and state is None:
         return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices)))
     from healthkb.index.update import update_index  # only when there is work to do
@@ -234,7 +236,7 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     else:
         catalog.close()
         try:
-            report = update_index(paths, progress=progress, timeout=0, state_before=state)
+            report = update_index(paths, progress=progress, timeout=0, state_before=state, folders_before=folders)
         except LockTimeoutError:
             notices.append("another healthkb is updating the index; showing the last complete index")
         except StorageError as exc:

@@ -73,13 +73,15 @@ def update_index(
     progress: Progress | None = None,
     timeout: float | None = None,
     state_before: str | None = None,
+    folders_before: dict[str, bytes] | None = None,
 ) -> UpdateReport:
     """Update (or with ``full``, rebuild) the index of ``paths.kb`` under the write lock.
 
     ``state_before`` is a :func:`tree_state` digest the caller took just now
     (a reading command's freshness check): the update records it instead of
     walking the tree a second time.  It was taken before this update's scan,
-    which is all the digest promises (a change after it forces another update)."""
+    which is all the digest promises (a change after it forces another update).
+    ``folders_before`` holds the folder digests of the same walk."""
     started = time.perf_counter()
     progress = progress or no_progress
     ensure_state_dir(paths)
@@ -87,7 +89,7 @@ def update_index(
     try:
         with WriteLock(paths.state, timeout):
             try:
-                _update_locked(paths, full, report, progress, state_before)
+                _update_locked(paths, full, report, progress, state_before, folders_before)
             except BaseException as exc:
                 failure = storage_failure(exc, paths.state)
                 if failure is None and isinstance(exc, RuntimeError) and disk_full(paths.state):
@@ -107,7 +109,7 @@ def update_index(
     return report
 
 
-def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None) -> None:
+def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None, folders_before: dict | None) -> None:
     remove_stale_temporaries(paths)
     problem = catalog_problem(paths)
     if problem:
@@ -115,7 +117,7 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
         discard_catalog(paths)
         full = True
     try:
-        _update_or_build(paths, full, report, progress, state_before)
+        _update_or_build(paths, full, report, progress, state_before, folders_before)
     except (sqlite3.DatabaseError, IndexDamaged) as exc:
         if storage_failure(exc, paths.state) is not None:
             raise  # not damage: rebuilding would throw away a working index
@@ -125,12 +127,14 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
             report.notices.append("the index was damaged; rebuilding it")
         discard_catalog(paths)
         try:
-            _update_or_build(paths, True, report, progress, state_before)
+            _update_or_build(paths, True, report, progress, state_before, folders_before)
         except sqlite3.DatabaseError as exc:
             raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
 
 
-def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None = None) -> None:
+def _update_or_build(
+    paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None = None, folders_before: dict | None = None
+) -> None:
     catalog = Catalog(paths.catalog, writer=True)
     try:
         catalog.create()
@@ -146,10 +150,13 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
         # changed; only a scan of the whole KB needs every file's stat.
         by_folder = not full and catalog.get_meta(FOLDER_SCAN_KEY) == "1"
         stats: dict[str, tuple[int, int]] | None = None if by_folder else {}
-        digests: dict[str, bytes] = {}
-        state = tree_state(paths.kb.root, stats, digests)
-        if state_before:
-            state = state_before  # the earlier digest: all it promises still holds
+        if by_folder and state_before and folders_before:
+            state, digests = state_before, folders_before  # that walk was this update's
+        else:
+            digests = {}
+            state = tree_state(paths.kb.root, stats, digests)
+            if state_before:
+                state = state_before  # the earlier digest: all it promises still holds
         if not (by_folder and update_changed_folders(paths, catalog, digests, report, progress)):
             scan = scan_kb(paths.kb.root, stats=stats)
             del stats
