@@ -254,6 +254,17 @@ def test_random_changes_leave_the_catalog_a_full_build_would_make(folders_kb, se
 
 
 def test_a_reading_command_after_a_change_walks_the_kb_once(folders_kb, rescans, monkeypatch):
+    walks = count_walks(monkeypatch)
+    (folders_kb / "d" / "item-1.txt").write_text(article("Quinoa porridge for breakfast."), encoding="utf-8")
+    bump_mtime(folders_kb / "d" / "item-1.txt")
+    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]
+    assert len(walks) == 1 and rescans == ["d"]
+    walks.clear()
+    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]  # now current: no update
+    assert len(walks) == 1 and rescans == ["d"]
+
+
+def count_walks(monkeypatch) -> list[str]:
     from healthkb import freshness
     from healthkb.index import api, update
 
@@ -265,10 +276,44 @@ def test_a_reading_command_after_a_change_walks_the_kb_once(folders_kb, rescans,
 
     monkeypatch.setattr(api, "tree_state", counted)
     monkeypatch.setattr(update, "tree_state", counted)
-    (folders_kb / "d" / "item-1.txt").write_text(article("Quinoa porridge for breakfast."), encoding="utf-8")
-    bump_mtime(folders_kb / "d" / "item-1.txt")
-    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]
-    assert len(walks) == 1 and rescans == ["d"]
+    return walks
+
+
+def test_add_rescans_the_folder_it_wrote_without_walking_the_kb(folders_kb, rescans, monkeypatch, tmp_path):
+    source = tmp_path / "elbow-care.txt"
+    source.write_text(article("Elbow care for people who type all day."), encoding="utf-8")
+    walks = count_walks(monkeypatch)
+    result = run_cli("add", str(source), "--into", "b", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json["added"] == 1
+    assert len(walks) == 1  # add's own freshness check; the update walks nothing
+    assert rescans == ["b"]
     walks.clear()
-    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]  # now current: no update
-    assert len(walks) == 1 and rescans == ["d"]
+    rescans.clear()
+    # The next reading command still checks the whole KB, finds "b" moved
+    # since its recorded digest, rescans it (nothing new) and records the KB as current.
+    assert run_cli("search", "elbow", "--json").ids() == ["b/elbow-care"]
+    assert len(walks) == 1 and rescans == ["b"]
+    rescans.clear()
+    assert run_cli("search", "elbow", "--json").ids() == ["b/elbow-care"]
+    assert rescans == []
+    same_as_full_build(folders_kb)
+
+
+def test_a_touched_update_leaves_other_changes_to_the_next_reading_command(folders_kb, rescans):
+    (folders_kb / "b" / "wrist.txt").write_text(article("Wrist pain from typing."), encoding="utf-8")
+    (folders_kb / "c" / "ankle.txt").write_text(article("Ankle sprains heal with rest."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb), touched=["b/wrist.txt"])
+    assert report.added == ["b/wrist"] and rescans == ["b"]
+    assert run_cli("search", "ankle", "--json").ids() == ["c/ankle"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_touched_file_in_a_new_folder_takes_the_whole_update(folders_kb, rescans):
+    (folders_kb / "e").mkdir()
+    (folders_kb / "e" / "hip.txt").write_text(article("Hip mobility drills."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb), touched=["e/hip.txt"])
+    assert report.added == ["e/hip"]
+    assert rescans == ["", "e"]  # found by the walk: the root moved, "e" is new
+    assert run_cli("search", "hip", "--json").ids() == ["e/hip"]
+    same_as_full_build(folders_kb)

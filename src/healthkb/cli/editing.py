@@ -145,7 +145,7 @@ def edit(ctx, ref: str) -> None:
     if path.read_bytes() == original:
         _say(f"No changes to {shown}.")
         return
-    report = reindex(ctx.kb)
+    report = reindex(ctx.kb, touched=[row.path])
     for message in report.notices:
         notice(message)
     with ctx.open_index() as ix:
@@ -191,7 +191,7 @@ def new(ctx, title: str, into: str) -> None:
         path.unlink()
         _say(f"{relative} was left as the template; nothing was added.")
         return
-    report = reindex(ctx.kb)
+    report = reindex(ctx.kb, touched=[relative])
     for message in report.notices:
         notice(message)
     resolved, total = next(iter(report.link_summary.values()), (0, 0))

@@ -75,7 +75,9 @@ def add(ctx, files: tuple[str, ...], force: bool, into: str, as_json: bool) -> N
     ctx.open_index().close()
     copy_all(plans)
     try:
-        report = reindex(kb, progress=progress_printer())
+        # Only the copies changed since the index was made current above.
+        touched = [plan.target.relative_to(kb.root).as_posix() for plan in plans]
+        report = reindex(kb, progress=progress_printer(), touched=touched)
     except LockTimeoutError as exc:
         # The files are in the KB now: say so, or the user runs `add` again
         # and is told they already exist.

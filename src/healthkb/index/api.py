@@ -254,10 +254,12 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices + notices)))
 
 
-def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None) -> UpdateReport:
+def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, touched: list[str] | None = None) -> UpdateReport:
+    """Update the index; ``touched``: relative paths of the only files the
+    caller changed since the index was last current (see update_index)."""
     from healthkb.index.update import update_index
 
-    return update_index(index_paths(kb), full=full, progress=progress)
+    return update_index(index_paths(kb), full=full, progress=progress, touched=touched)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,17 +84,53 @@ def update_changed_folders(paths: IndexPaths, catalog: Catalog, digests: dict[st
     """The O(change) update: rescan only the folders whose digest moved since
     the catalog took them in.  Returns False, having written nothing, when
     only a scan of the whole KB can tell (then the caller runs one)."""
-    if catalog.get_meta(FOLDER_SCAN_KEY) != "1" or b"" in digests.values():
+    stored = _stored_digests(catalog)
+    if stored is None or b"" in digests.values():
         return False
-    stored = catalog.folder_digests()
-    if "" not in stored:
-        return False
-    root = paths.kb.root
-    now = digests_by_folder(root, digests)
-    found = _rescan_changed(root, stored, now)
+    now = digests_by_folder(paths.kb.root, digests)
+    dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
+    found = _rescan(paths.kb.root, dirty, stored, now)
     if found is None:
         return False
     scan, rescanned, dropped = found
+    _take_in_folders(paths, catalog, scan, rescanned, dropped, {rel: now[rel] for rel in rescanned}, report, progress)
+    return True
+
+
+def update_touched_folders(paths: IndexPaths, catalog: Catalog, files: list[str], report: UpdateReport, progress: Progress) -> bool:
+    """After ``add`` or ``edit``, which know the files they wrote: rescan the
+    folders of ``files`` (relative paths) alone, without walking the KB.
+
+    Their stored digests stay as they were, so the next reading command,
+    whose walk finds them moved, looks at those folders again and records the
+    KB as current; until then nothing is claimed about the rest of the KB.
+    Returns False, having written nothing, when a whole update is needed (a
+    new folder, a folder that lost or gained subfolders, a KB kept by whole scans)."""
+    stored = _stored_digests(catalog)
+    folders = sorted({_folder_of(rel) for rel in files})
+    if stored is None or any(rel not in stored for rel in folders):
+        return False
+    found = _rescan(paths.kb.root, folders, stored, stored)
+    if found is None or found[2]:
+        return False
+    scan, rescanned, _dropped = found
+    if any(sub not in stored for sub in scan.subfolders):
+        return False  # a new subfolder: only a walk gives its digest
+    _take_in_folders(paths, catalog, scan, rescanned, [], {}, report, progress)
+    return True
+
+
+def _stored_digests(catalog: Catalog) -> dict[str, bytes] | None:
+    if catalog.get_meta(FOLDER_SCAN_KEY) != "1":
+        return None
+    stored = catalog.folder_digests()
+    return stored if "" in stored else None
+
+
+def _take_in_folders(paths, catalog: Catalog, scan: Scan, rescanned: list[str], dropped: list[str], digests: dict[str, bytes], report, progress) -> None:
+    """Compare the rescanned folders' files with the catalog's rows for them
+    (and drop those of folders no longer entered), then record the skipped
+    files and the rescanned folders' mtimes and ``digests``."""
     area = set(rescanned) | set(dropped)
     known = catalog.file_stats_in(area)
     count_before = catalog.count()
@@ -104,23 +140,21 @@ def update_changed_folders(paths: IndexPaths, catalog: Catalog, digests: dict[st
     kept = [Skipped(path, reason) for path, reason in old_skipped if _folder_of(path) not in area and path not in area]
     report.skipped = kept + scan.skipped + taken.skipped
     report.unchanged = count_before - len(report.removed) - len(report.updated)
-    new_digests = {rel: now[rel] for rel in rescanned}
     for rel in _folders_to_look_at_again(scan.skipped + taken.skipped):
-        new_digests[rel] = b""
+        digests[rel] = b""
     with catalog.transaction():
         catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=?, path=? WHERE id=?", taken.touched)
         if len(kept) != len(old_skipped) or scan.skipped or taken.skipped:
             catalog.replace_skipped((s.path, s.reason) for s in report.skipped)
-        catalog.change_folders({rel: scan.folders[rel] for rel in rescanned if rel in scan.folders}, new_digests, dropped)
+        catalog.change_folders({rel: scan.folders[rel] for rel in rescanned if rel in scan.folders}, digests, dropped)
         catalog.set_meta("updated_at", str(time.time()))
-    return True
 
 
-def _rescan_changed(root, stored: dict[str, bytes], now: dict[str, bytes]) -> tuple[Scan, list[str], list[str]] | None:
-    """Scan the entered folders whose digest moved (parents first, so that a
-    new subfolder is entered when its parent's listing shows it); list those
-    the scan no longer enters.  None when the whole KB must be scanned."""
-    dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
+def _rescan(root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes]) -> tuple[Scan, list[str], list[str]] | None:
+    """Scan the ``dirty`` folders that the scan enters (parents first, so that
+    a new subfolder is entered when its parent's listing shows it; ``now``
+    says which folders exist) and list the stored ones it no longer enters.
+    None when the whole KB must be scanned."""
     entered = set(stored)
     scan = Scan()
     rescanned: list[str] = []
@@ -146,6 +180,7 @@ def _rescan_changed(root, stored: dict[str, bytes], now: dict[str, bytes]) -> tu
         scan.skipped += part.skipped
         scan.temporaries += part.temporaries
         scan.folders.update(part.folders)
+        scan.subfolders += part.subfolders
         rescanned.append(rel)
     return scan, rescanned, dropped
 

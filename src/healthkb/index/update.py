@@ -22,12 +22,19 @@ import errno
 import os
 import sqlite3
 import time
+from dataclasses import dataclass
 
 from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb
 from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
-from healthkb.index.incremental import FOLDER_SCAN_KEY, incremental_update, store_folder_digests, update_changed_folders
+from healthkb.index.incremental import (
+    FOLDER_SCAN_KEY,
+    incremental_update,
+    store_folder_digests,
+    update_changed_folders,
+    update_touched_folders,
+)
 from healthkb.index.lock import WriteLock
 from healthkb.index.records import (
     Progress,
@@ -74,6 +81,7 @@ def update_index(
     timeout: float | None = None,
     state_before: str | None = None,
     folders_before: dict[str, bytes] | None = None,
+    touched: list[str] | None = None,
 ) -> UpdateReport:
     """Update (or with ``full``, rebuild) the index of ``paths.kb`` under the write lock.
 
@@ -81,7 +89,12 @@ def update_index(
     (a reading command's freshness check): the update records it instead of
     walking the tree a second time.  It was taken before this update's scan,
     which is all the digest promises (a change after it forces another update).
-    ``folders_before`` holds the folder digests of the same walk."""
+    ``folders_before`` holds the folder digests of the same walk.
+
+    ``touched`` (relative paths of files the caller just wrote: ``add``,
+    ``edit``) lets the update rescan their folders alone, without walking the
+    KB; it then leaves the recorded digests as they were, so the next reading
+    command still checks the whole KB."""
     started = time.perf_counter()
     progress = progress or no_progress
     ensure_state_dir(paths)
@@ -89,7 +102,7 @@ def update_index(
     try:
         with WriteLock(paths.state, timeout):
             try:
-                _update_locked(paths, full, report, progress, state_before, folders_before)
+                _update_locked(paths, full, report, progress, _Known(state_before, folders_before, touched))
             except BaseException as exc:
                 failure = storage_failure(exc, paths.state)
                 if failure is None and isinstance(exc, RuntimeError) and disk_full(paths.state):
@@ -109,7 +122,7 @@ def update_index(
     return report
 
 
-def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None, folders_before: dict | None) -> None:
+def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, known: _Known) -> None:
     remove_stale_temporaries(paths)
     problem = catalog_problem(paths)
     if problem:
@@ -117,7 +130,7 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
         discard_catalog(paths)
         full = True
     try:
-        _update_or_build(paths, full, report, progress, state_before, folders_before)
+        _update_or_build(paths, full, report, progress, known)
     except (sqlite3.DatabaseError, IndexDamaged) as exc:
         if storage_failure(exc, paths.state) is not None:
             raise  # not damage: rebuilding would throw away a working index
@@ -127,14 +140,21 @@ def _update_locked(paths: IndexPaths, full: bool, report: UpdateReport, progress
             report.notices.append("the index was damaged; rebuilding it")
         discard_catalog(paths)
         try:
-            _update_or_build(paths, True, report, progress, state_before, folders_before)
+            _update_or_build(paths, True, report, progress, known)
         except sqlite3.DatabaseError as exc:
             raise IndexUnavailableError(f"cannot build the index in {paths.state}: {exc}") from exc
 
 
-def _update_or_build(
-    paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, state_before: str | None = None, folders_before: dict | None = None
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the caller of an update already knows (see :func:`update_index`)."""
+
+    state: str | None = None
+    folders: dict[str, bytes] | None = None
+    touched: list[str] | None = None
+
+
+def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, known: _Known) -> None:
     catalog = Catalog(paths.catalog, writer=True)
     try:
         catalog.create()
@@ -149,14 +169,16 @@ def _update_or_build(
         # The folder digests let an update rescan only the folders that
         # changed; only a scan of the whole KB needs every file's stat.
         by_folder = not full and catalog.get_meta(FOLDER_SCAN_KEY) == "1"
+        if by_folder and known.touched and update_touched_folders(paths, catalog, known.touched, report, progress):
+            return
         stats: dict[str, tuple[int, int]] | None = None if by_folder else {}
-        if by_folder and state_before and folders_before:
-            state, digests = state_before, folders_before  # that walk was this update's
+        if by_folder and known.state and known.folders:
+            state, digests = known.state, known.folders  # that walk was this update's
         else:
             digests = {}
             state = tree_state(paths.kb.root, stats, digests)
-            if state_before:
-                state = state_before  # the earlier digest: all it promises still holds
+            # A caller's earlier digest: all it promises still holds.
+            state = known.state or state
         if not (by_folder and update_changed_folders(paths, catalog, digests, report, progress)):
             scan = scan_kb(paths.kb.root, stats=stats)
             del stats
