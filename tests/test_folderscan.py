@@ -317,3 +317,22 @@ def test_a_touched_file_in_a_new_folder_takes_the_whole_update(folders_kb, resca
     assert rescans == ["", "e"]  # found by the walk: the root moved, "e" is new
     assert run_cli("search", "hip", "--json").ids() == ["e/hip"]
     same_as_full_build(folders_kb)
+
+
+def test_a_non_ascii_name_turns_the_kb_over_to_whole_scans(folders_kb, rescans):
+    # Names that differ only in Unicode form share an id across folders,
+    # which only a scan of the whole KB can settle.
+    (folders_kb / "b" / "caf\u00e9.txt").write_text(article("Coffee and sleep."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert report.added == ["b/caf\u00e9"]
+    assert rescans == ["b"]  # tried, then handed over
+    assert catalog_tables(folders_kb)["meta"] == [("0",)]
+    rescans.clear()
+    (folders_kb / "c" / "cafe\u0301.txt").write_text(article("Coffee again, other form."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert report.added == ["c/cafe\u0301"] and rescans == []
+    same_as_full_build(folders_kb)
+    (folders_kb / "b" / "caf\u00e9.txt").unlink()
+    (folders_kb / "c" / "cafe\u0301.txt").unlink()
+    reindex(kb_of(folders_kb))
+    assert catalog_tables(folders_kb)["meta"] == [("1",)]  # plain names again: back to folder scans
