@@ -336,3 +336,12 @@ def test_a_non_ascii_name_turns_the_kb_over_to_whole_scans(folders_kb, rescans):
     (folders_kb / "c" / "cafe\u0301.txt").unlink()
     reindex(kb_of(folders_kb))
     assert catalog_tables(folders_kb)["meta"] == [("1",)]  # plain names again: back to folder scans
+
+
+def test_a_rename_that_keeps_the_id_updates_the_path(folders_kb):
+    (folders_kb / "d" / "item-2.txt").rename(folders_kb / "d" / "item-2.TXT")
+    report = reindex(kb_of(folders_kb))
+    assert not report.changed
+    assert ("d/item-2", "d/item-2.TXT") in [row[:2] for row in catalog_tables(folders_kb)["articles"]]
+    assert run_cli("show", "d/item-2").code == 0
+    same_as_full_build(folders_kb)
