@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clihelp import article, run_cli
-from healthkb.index import incremental
+from healthkb.index import folderscan
 from healthkb.index.api import reindex
 from healthkb.index.catalog import CATALOG_NAME
 from healthkb.kb import KB
@@ -71,13 +71,13 @@ def folders_kb(make_kb) -> Path:
 def rescans(monkeypatch) -> list[str]:
     """The folders each update rescans, in order."""
     seen: list[str] = []
-    real = incremental.scan_folders
+    real = folderscan.scan_folders
 
     def spy(root, folders, **kwargs):
         seen.extend(folders)
         return real(root, folders, **kwargs)
 
-    monkeypatch.setattr(incremental, "scan_folders", spy)
+    monkeypatch.setattr(folderscan, "scan_folders", spy)
     return seen
 
 

@@ -274,39 +274,6 @@ class Catalog:
         self.db.execute("DELETE FROM folders")
         self.db.executemany("INSERT INTO folders(path, mtime_ns) VALUES (?, ?)", folders.items())
 
-    def folder_digests(self) -> dict[str, bytes]:
-        return dict(self.db.execute("SELECT path, digest FROM folder_digests"))
-
-    def replace_folder_digests(self, digests: dict[str, bytes]) -> None:
-        self.db.execute("DELETE FROM folder_digests")
-        self.db.executemany("INSERT INTO folder_digests(path, digest) VALUES (?, ?)", digests.items())
-
-    def change_folders(self, mtimes: dict[str, int], digests: dict[str, bytes], dropped: Iterable[str]) -> None:
-        """Record the folders an update rescanned (their mtimes and digests)
-        and forget those it no longer enters."""
-        dropped = [(rel,) for rel in dropped]
-        for table in ("folders", "folder_digests"):
-            self.db.executemany(f"DELETE FROM {table} WHERE path=?", dropped)
-        self.db.executemany("INSERT OR REPLACE INTO folders(path, mtime_ns) VALUES (?, ?)", mtimes.items())
-        self.db.executemany("INSERT OR REPLACE INTO folder_digests(path, digest) VALUES (?, ?)", digests.items())
-
-    def file_stats_in(self, folders: Iterable[str]) -> dict[str, tuple[int, int, str]]:
-        """id → (size, mtime_ns, path) of the articles whose file lies directly
-        in one of ``folders`` (relative paths, "" for the root)."""
-        found: dict[str, tuple[int, int, str]] = {}
-        for folder in folders:
-            if folder:
-                # An id is its path without ".txt": the id index finds the folder's range.
-                rows = self.db.execute(
-                    "SELECT id, size, mtime_ns, path FROM articles WHERE id >= ? AND id < ?", (folder + "/", folder + "0")
-                )
-                prefix = len(folder) + 1
-                found.update((r[0], r[1:]) for r in rows if "/" not in r[3][prefix:])
-            else:
-                rows = self.db.execute("SELECT id, size, mtime_ns, path FROM articles WHERE instr(path, '/') = 0")
-                found.update((r[0], r[1:]) for r in rows)
-        return found
-
     def skipped(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
 

@@ -28,13 +28,8 @@ from healthkb.corpus import Skipped, UndecodableError, current_body, load_articl
 from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.catalog import Catalog
-from healthkb.index.incremental import (
-    FOLDER_SCAN_KEY,
-    incremental_update,
-    store_folder_digests,
-    update_changed_folders,
-    update_touched_folders,
-)
+from healthkb.index.folderscan import FOLDER_SCAN_KEY, store_folder_digests, update_changed_folders, update_touched_folders
+from healthkb.index.incremental import incremental_update
 from healthkb.index.lock import WriteLock
 from healthkb.index.records import (
     Progress,
