@@ -19,13 +19,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 9  # 9: link resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
+from healthkb.article import TITLE_FROM_BODY, TITLE_FROM_FILENAME, TITLE_FROM_HEADING, TITLE_FROM_NAV
+from healthkb.text import clean_line, match_key, title_from_filename
+
+# 10: derivable values stored as NULL, one row per link (issue 15); 9: link
+# resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
+SCHEMA_VERSION = 10
 CATALOG_NAME = "catalog.sqlite"
 
 KIND_CODES = {"prev": 0, "next": 1, "related": 2}
 KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
 STATUS_CODES = {"resolved": 0, "ambiguous": 1, "missing": 2}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
+
+# Title sources as stored (a small integer instead of a word on every row).
+SOURCE_CODES = {TITLE_FROM_HEADING: 0, TITLE_FROM_FILENAME: 1, TITLE_FROM_BODY: 2, TITLE_FROM_NAV: 3}
+SOURCE_NAMES = {code: name for name, code in SOURCE_CODES.items()}
+DEFAULT_ENCODING = "utf-8"
 
 # Roles of a row in ``names``: a key an article answers to before inference
 # (file name or heading), or the key of its ``<<:`` / ``>>:`` text.
@@ -36,21 +46,26 @@ ROLE_BASE, ROLE_PREV, ROLE_NEXT = 0, 1, 2
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER) WITHOUT ROWID;
--- teasers: zlib-compressed JSON list (a footer's text is most of a row);
--- opening: the key teasers are matched against (links.KEY_PREFIX_LIMIT chars).
+-- Values that can be derived are stored as NULL (a fifth of a row):
+-- path when it is id + ".txt"; base_title (the title before inference) when
+-- it is the one its source gives (see base_title_of); encoding when UTF-8;
+-- warnings when there are none.  sha256: the 32-byte digest; title_source and
+-- base_source: SOURCE_CODES.  teasers: zlib-compressed JSON list (a footer's
+-- text is most of a row); opening: the key teasers are matched against
+-- (links.KEY_PREFIX_LIMIT chars).
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
-    path TEXT NOT NULL,
-    size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+    path TEXT,
+    size INTEGER, mtime_ns INTEGER, sha256 BLOB,
     shard INTEGER,
-    title TEXT, title_source TEXT, title_key TEXT,
-    base_title TEXT, base_source TEXT,
+    title TEXT, title_source INTEGER, title_key TEXT,
+    base_title TEXT, base_source INTEGER,
     prev TEXT, next TEXT, teasers BLOB,
     opening TEXT, words INTEGER, encoding TEXT, warnings TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_title_key ON articles(title_key);  -- a REF typed as a title
-CREATE INDEX IF NOT EXISTS articles_opening ON articles(opening);  -- teaser prefix ranges
+CREATE INDEX IF NOT EXISTS articles_opening ON articles(opening);  -- teaser prefix ranges, ambiguous candidates
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT) WITHOUT ROWID;
 -- Title keys: who answers to a key (ROLE_BASE), whose nav line names it.
 CREATE TABLE IF NOT EXISTS names (
@@ -65,19 +80,20 @@ CREATE TABLE IF NOT EXISTS waiting (
     key TEXT NOT NULL, side INTEGER NOT NULL, art INTEGER NOT NULL,
     PRIMARY KEY (key, side, art)
 ) WITHOUT ROWID;
--- One row per (link, target), clustered by source article (no rowid, no
--- separate index on src): a resolved link has one row, an ambiguous one a row
--- per candidate (the first links.MAX_CANDIDATES by id; count says how many
--- matched), a missing one a single row with target 0.  keyhash (crc32 of the
--- link's match key, so that a change finds the links it touches) is set on a
--- link's first row only, which keeps its index to one entry per link.
+-- One row per link, clustered by source article (no rowid, no separate
+-- index on src).  target: the article a resolved link leads to, else 0.  An
+-- ambiguous link stores only how many articles match (count): its candidates
+-- are looked up when shown (linkstate.CatalogResolver), from the same
+-- indexes that resolved it.  keyhash: key_hash of the link's match key, so
+-- that a change finds the links it touches, and a target its backlinks (a
+-- resolved link's key is one of its target's title keys or a prefix of its
+-- opening: linkstate.backlink_hashes), which is why no index on target is kept.
 CREATE TABLE IF NOT EXISTS links (
     src INTEGER NOT NULL, kind INTEGER NOT NULL, ordinal INTEGER NOT NULL,
-    keyhash INTEGER, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER NOT NULL,
-    PRIMARY KEY (src, kind, ordinal, target)
+    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER NOT NULL,
+    PRIMARY KEY (src, kind, ordinal)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE status = 0;  -- backlinks
-CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash) WHERE keyhash IS NOT NULL;  -- links a change touches
+CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);  -- links a change touches, backlinks
 CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 """
 
@@ -95,7 +111,53 @@ def decode_teasers(blob: bytes | None) -> tuple[str, ...]:
 
 
 def key_hash(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8"))
+    """A match key's crc32 as a signed 32-bit number (SQLite stores that in 4
+    bytes, an unsigned one above 2**31 in 6)."""
+    value = zlib.crc32(key.encode("utf-8"))
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def filename_title(article_id: str) -> str:
+    """The title a file name gives (article.parse_article's rule), whatever
+    the article's real title source."""
+    stem = clean_line(article_id.rsplit("/", 1)[-1])
+    return title_from_filename(stem) or clean_line(stem) or "(untitled)"
+
+
+def base_title_of(article_id: str, stored: str | None, base_source: int, title: str) -> str:
+    """An article's title before inference, from its stored (maybe NULL)
+    value: NULL is the file name's title for a file-name source, else the
+    display title (which a title update copies into base_title first)."""
+    if stored is not None:
+        return stored
+    return filename_title(article_id) if base_source == SOURCE_CODES[TITLE_FROM_FILENAME] else title
+
+
+def _stored_article(values: dict) -> dict:
+    """An articles row as stored: what can be derived is NULL (see _DDL)."""
+    stored = dict(values)
+    article_id = stored["id"]
+    if stored.get("path") == f"{article_id}.txt":
+        stored["path"] = None
+    if stored.get("sha256"):
+        stored["sha256"] = bytes.fromhex(stored["sha256"])
+    for column in ("title_source", "base_source"):
+        if column in stored:
+            stored[column] = SOURCE_CODES[stored[column]]
+    if "base_title" in stored and "base_source" in stored:
+        derived = base_title_of(article_id, None, stored["base_source"], stored.get("title"))
+        if stored["base_title"] == derived:
+            stored["base_title"] = None
+    if stored.get("encoding") == DEFAULT_ENCODING:
+        stored["encoding"] = None
+    if stored.get("warnings") == "[]":
+        stored["warnings"] = None
+    return stored
+
+
+def _hex(digest: bytes | str | None) -> str:
+    # "" (or a legacy text value) marks a file to read again: see update.DIRTY.
+    return digest.hex() if isinstance(digest, bytes) else digest or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +192,14 @@ _ARTICLE_COLUMNS = (
 
 def _row_to_article(row: tuple) -> ArticleRow:
     values = list(row)
+    article_id = values[1]
+    values[2] = values[2] or f"{article_id}.txt"
+    values[5] = _hex(values[5])
+    values[9] = base_title_of(article_id, values[9], values[10], values[7])
+    values[8] = SOURCE_NAMES[values[8]]
+    values[10] = SOURCE_NAMES[values[10]]
     values[13] = decode_teasers(values[13])
+    values[16] = values[16] or DEFAULT_ENCODING
     values[17] = tuple(json.loads(values[17] or "[]"))
     return ArticleRow(*values)
 
@@ -185,9 +254,16 @@ class Catalog:
 
     def sha256_of(self, article_id: str) -> str | None:
         row = self.db.execute("SELECT sha256 FROM articles WHERE id=?", (article_id,)).fetchone()
-        return row[0] if row else None
+        return _hex(row[0]) if row else None
+
+    def file_of(self, article_id: str) -> tuple[str, str, int] | None:
+        """(path, sha256, shard) of one article."""
+        row = self.db.execute("SELECT path, sha256, shard FROM articles WHERE id=?", (article_id,)).fetchone()
+        return (row[0] or f"{article_id}.txt", _hex(row[1]), row[2]) if row else None
 
     def upsert_article(self, values: dict) -> None:
+        """Insert or replace one article from its column values (records.article_values)."""
+        values = _stored_article(values)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c != "id")
@@ -262,6 +338,29 @@ class Catalog:
     def rowid_map(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, rowid FROM articles"))
 
+    def base_titles(self, where: str, params: tuple = ()) -> Iterator[tuple]:
+        """(rowid, id, base title, base source, prev, next, opening) of the
+        articles matching ``where``, base title and source decoded."""
+        for rowid, article_id, base, source, title, prev, nxt, opening in self.db.execute(
+            f"SELECT rowid, id, base_title, base_source, title, prev, next, opening FROM articles WHERE {where}", params
+        ):
+            yield rowid, article_id, base_title_of(article_id, base, source, title), SOURCE_NAMES[source], prev, nxt, opening
+
+    def set_titles(self, titles: Iterable[tuple[str | int, str, str]]) -> None:
+        """Store display titles: (id or rowid, title, source) each.  A base
+        title stored as "same as the title" is copied out first."""
+        by_id, by_rowid = [], []
+        for ref, title, source in titles:
+            values = (title, SOURCE_CODES[source], match_key(title), ref, title, SOURCE_CODES[source])
+            (by_rowid if isinstance(ref, int) else by_id).append(values)
+        keep_base = f"base_title = CASE WHEN base_title IS NULL AND base_source != {SOURCE_CODES[TITLE_FROM_FILENAME]} THEN title ELSE base_title END"
+        for column, rows in (("id", by_id), ("rowid", by_rowid)):
+            self.db.executemany(
+                f"UPDATE articles SET {keep_base}, title=?, title_source=?, title_key=? "
+                f"WHERE {column}=? AND (title IS NOT ? OR title_source IS NOT ?)",
+                rows,
+            )
+
     # -- folders and skipped files -----------------------------------------
     def folders(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT path, mtime_ns FROM folders"))
@@ -279,13 +378,10 @@ class Catalog:
 
     # -- links ------------------------------------------------------------
     # A link row: (kind, ordinal, keyhash, status, count, target); target 0 = none.
-    def replace_link(self, src: int, kind: int, ordinal: int, rows: Iterable[tuple]) -> None:
-        """Replace one link of article ``src`` with ``rows``."""
+    def replace_link(self, src: int, kind: int, ordinal: int, row: tuple) -> None:
+        """Replace one link of article ``src`` with ``row``."""
         self.db.execute("DELETE FROM links WHERE src=? AND kind=? AND ordinal=?", (src, kind, ordinal))
-        self.insert_links((src, *row) for row in rows)
-
-    def clear_links(self) -> None:
-        self.db.execute("DELETE FROM links")
+        self.insert_links([(src, *row)])
 
     def insert_links(self, rows: Iterable[tuple]) -> None:
         """Insert (src, kind, ordinal, keyhash, status, count, target) rows."""
@@ -294,41 +390,35 @@ class Catalog:
         )
 
     def links_of(self, src: int) -> list[tuple[int, int, int, int, int | None]]:
-        """(kind, ordinal, status, count, target) rows of one article, in footer order."""
+        """(kind, ordinal, status, count, target) of one article's links, in footer order."""
         return self.db.execute(
-            "SELECT kind, ordinal, status, count, NULLIF(target, 0) FROM links WHERE src=? ORDER BY kind, ordinal, target",
+            "SELECT kind, ordinal, status, count, NULLIF(target, 0) FROM links WHERE src=? ORDER BY kind, ordinal",
             (src,),
         ).fetchall()
 
-    def backlinks_of(self, target: int) -> list[tuple[int, int]]:
-        """(src rowid, kind) of resolved links into ``target``."""
-        return self.db.execute(
-            "SELECT DISTINCT src, kind FROM links WHERE target=? AND status=0 ORDER BY src, kind", (target,)
-        ).fetchall()
-
-    def backlink_counts(self) -> dict[int, int]:
-        return dict(self.db.execute("SELECT target, count(DISTINCT src) FROM links WHERE status=0 GROUP BY target"))
+    def backlinks_of(self, target: int, hashes: Iterable[int]) -> list[tuple[int, int]]:
+        """(src rowid, kind) of resolved links into ``target``, among the links
+        whose key hashes to one of ``hashes`` (linkstate.backlink_hashes)."""
+        found: set[tuple[int, int]] = set()
+        for chunk in _chunks(list(set(hashes)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT src, kind FROM links WHERE keyhash IN ({marks}) AND status=0 AND target=?", (*chunk, target)
+                )
+            )
+        return sorted(found)
 
     def links_with_keyhashes(self, hashes: Iterable[int]) -> set[tuple[int, int, int]]:
         """(src, kind, ordinal) of the links whose key hashes to one of ``hashes``."""
         found: set[tuple[int, int, int]] = set()
         for chunk in _chunks(list(set(hashes)), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks}) AND keyhash IS NOT NULL", chunk)
-            )
+            found.update(self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks})", chunk))
         return found
 
-    def iter_links(self) -> Iterator[tuple[int, int, int, int, int, int | None]]:
-        """(src, kind, ordinal, status, count, target) for every link, grouped by src."""
-        return self.db.execute(
-            "SELECT src, kind, ordinal, status, count, NULLIF(target, 0) FROM links ORDER BY src, kind, ordinal, target"
-        )
-
     def link_status_counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT status, count(*) FROM (SELECT DISTINCT src, kind, ordinal, status FROM links) GROUP BY status"
-        )
+        rows = self.db.execute("SELECT status, count(*) FROM links GROUP BY status")
         return {STATUS_NAMES[s]: n for s, n in rows}
 
     # -- spelling vocabulary ----------------------------------------------
