@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from clihelp import article, run_cli
 from healthkb.corpus import load_article, scan_kb
 from healthkb.index.api import open_index
-from healthkb.index.catalog import decode_teasers
+from healthkb.index.catalog import decode_teasers, encode_teasers
 from healthkb.index.store import index_paths
 from healthkb.index.update import update_index
 from healthkb.kb import KB
@@ -281,6 +281,8 @@ def test_teasers_are_stored_compressed_and_read_back(make_kb):
     (blob,) = db.execute("SELECT teasers FROM articles").fetchone()
     db.close()
     assert isinstance(blob, bytes) and decode_teasers(blob) == ("Some teaser text é",)
+    awkward = ("Trailing spaces kept   ", "", 'A "quoted" [list], \\ and ', "Ünïcode \u2028 line separator")
+    assert decode_teasers(encode_teasers(awkward)) == awkward
 
 
 def _answers(root: Path) -> dict:
