@@ -12,15 +12,25 @@ search needs.  Both are disposable caches rebuilt from the article files.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.article import TITLE_FROM_BODY, TITLE_FROM_FILENAME, TITLE_FROM_HEADING, TITLE_FROM_NAV
-from healthkb.text import clean_line, match_key, title_from_filename
+from healthkb.article import TITLE_FROM_FILENAME
+from healthkb.index.rows import (  # noqa: F401 - re-exported: the catalog's row format
+    ARTICLE_COLUMNS,
+    SOURCE_CODES,
+    SOURCE_NAMES,
+    ArticleRow,
+    base_title_of,
+    decode_teasers,
+    digest_hex,
+    encode_teasers,
+    key_hash,
+    row_to_article,
+    stored_article,
+)
+from healthkb.text import match_key
 
 # 10: derivable values stored as NULL, one row per link (issue 15); 9: link
 # resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
@@ -32,11 +42,6 @@ KIND_CODES = {"prev": 0, "next": 1, "related": 2}
 KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
 STATUS_CODES = {"resolved": 0, "ambiguous": 1, "missing": 2}
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
-
-# Title sources as stored (a small integer instead of a word on every row).
-SOURCE_CODES = {TITLE_FROM_HEADING: 0, TITLE_FROM_FILENAME: 1, TITLE_FROM_BODY: 2, TITLE_FROM_NAV: 3}
-SOURCE_NAMES = {code: name for name, code in SOURCE_CODES.items()}
-DEFAULT_ENCODING = "utf-8"
 
 # Roles of a row in ``names``: a key an article answers to before inference
 # (file name or heading), or the key of its ``<<:`` / ``>>:`` text.
@@ -100,115 +105,6 @@ CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROW
 """
 
 
-def encode_teasers(teasers: list[str] | tuple[str, ...]) -> bytes | None:
-    """Teasers as one raw-deflate blob of their lines (a teaser is one line of
-    its file, so it holds no newline): 4% smaller than zlib-wrapped JSON."""
-    if not teasers:
-        return None
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return packer.compress("\n".join(teasers).encode("utf-8")) + packer.flush()
-
-
-def decode_teasers(blob: bytes | None) -> tuple[str, ...]:
-    if not blob:
-        return ()
-    return tuple(zlib.decompress(blob, -15).decode("utf-8").split("\n"))
-
-
-def key_hash(key: str) -> int:
-    """A match key's crc32 as a signed 32-bit number (SQLite stores that in 4
-    bytes, an unsigned one above 2**31 in 6)."""
-    value = zlib.crc32(key.encode("utf-8"))
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def filename_title(article_id: str) -> str:
-    """The title a file name gives (article.parse_article's rule), whatever
-    the article's real title source."""
-    stem = clean_line(article_id.rsplit("/", 1)[-1])
-    return title_from_filename(stem) or clean_line(stem) or "(untitled)"
-
-
-def base_title_of(article_id: str, stored: str | None, base_source: int, title: str) -> str:
-    """An article's title before inference, from its stored (maybe NULL)
-    value: NULL is the file name's title for a file-name source, else the
-    display title (which a title update copies into base_title first)."""
-    if stored is not None:
-        return stored
-    return filename_title(article_id) if base_source == SOURCE_CODES[TITLE_FROM_FILENAME] else title
-
-
-def _stored_article(values: dict) -> dict:
-    """An articles row as stored: what can be derived is NULL (see _DDL)."""
-    stored = dict(values)
-    article_id = stored["id"]
-    if "path" in stored:
-        path = stored.pop("path")
-        stored["stored_path"] = None if path == f"{article_id}.txt" else path
-    if stored.get("sha256"):
-        stored["sha256"] = bytes.fromhex(stored["sha256"])
-    for column in ("title_source", "base_source"):
-        if column in stored:
-            stored[column] = SOURCE_CODES[stored[column]]
-    if "base_title" in stored and "base_source" in stored:
-        derived = base_title_of(article_id, None, stored["base_source"], stored.get("title"))
-        if stored["base_title"] == derived:
-            stored["base_title"] = None
-    if stored.get("encoding") == DEFAULT_ENCODING:
-        stored["encoding"] = None
-    if stored.get("warnings") == "[]":
-        stored["warnings"] = None
-    return stored
-
-
-def _hex(digest: bytes | str | None) -> str:
-    # "" (or a legacy text value) marks a file to read again: see update.DIRTY.
-    return digest.hex() if isinstance(digest, bytes) else digest or ""
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRow:
-    """What the catalog knows of one article (no body: that is on disk)."""
-
-    rowid: int
-    id: str
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    shard: int
-    title: str
-    title_source: str
-    base_title: str
-    base_source: str
-    prev: str | None
-    next: str | None
-    teasers: tuple[str, ...]
-    opening: str
-    words: int
-    encoding: str
-    warnings: tuple[str, ...]
-
-
-_ARTICLE_COLUMNS = (
-    "rowid, id, path, size, mtime_ns, sha256, shard, title, title_source, base_title, "
-    "base_source, prev, next, teasers, opening, words, encoding, warnings"
-)
-
-
-def _row_to_article(row: tuple) -> ArticleRow:
-    values = list(row)
-    article_id = values[1]
-    values[5] = _hex(values[5])
-    values[9] = base_title_of(article_id, values[9], values[10], values[7])
-    values[8] = SOURCE_NAMES[values[8]]
-    values[10] = SOURCE_NAMES[values[10]]
-    values[13] = decode_teasers(values[13])
-    values[16] = values[16] or DEFAULT_ENCODING
-    values[17] = tuple(json.loads(values[17] or "[]"))
-    return ArticleRow(*values)
-
-
 class Catalog:
     """A thin, typed wrapper over the catalog database."""
 
@@ -263,16 +159,16 @@ class Catalog:
 
     def sha256_of(self, article_id: str) -> str | None:
         row = self.db.execute("SELECT sha256 FROM articles WHERE id=?", (article_id,)).fetchone()
-        return _hex(row[0]) if row else None
+        return digest_hex(row[0]) if row else None
 
     def file_of(self, article_id: str) -> tuple[str, str, int] | None:
         """(path, sha256, shard) of one article."""
         row = self.db.execute("SELECT path, sha256, shard FROM articles WHERE id=?", (article_id,)).fetchone()
-        return (row[0], _hex(row[1]), row[2]) if row else None
+        return (row[0], digest_hex(row[1]), row[2]) if row else None
 
     def upsert_article(self, values: dict) -> None:
         """Insert or replace one article from its column values (records.article_values)."""
-        values = _stored_article(values)
+        values = stored_article(values)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c != "id")
@@ -292,15 +188,15 @@ class Catalog:
             self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
 
     def article(self, article_id: str) -> ArticleRow | None:
-        row = self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
-        return _row_to_article(row) if row else None
+        row = self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        return row_to_article(row) if row else None
 
     def articles_by_rowid(self, rowids: Iterable[int]) -> dict[int, ArticleRow]:
         found: dict[int, ArticleRow] = {}
         for chunk in _chunks(list(set(rowids)), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE rowid IN ({marks})", chunk):
-                found[row[0]] = _row_to_article(row)
+            for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE rowid IN ({marks})", chunk):
+                found[row[0]] = row_to_article(row)
         return found
 
     def names_by_rowid(self, rowids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -325,15 +221,15 @@ class Catalog:
         found: dict[str, ArticleRow] = {}
         for chunk in _chunks(list(set(ids)), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
-                article = _row_to_article(row)
+            for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
+                article = row_to_article(row)
                 found[article.id] = article
         return found
 
     def iter_articles(self, order: str = "id") -> Iterator[ArticleRow]:
         column = {"id": "id", "title": "title COLLATE NOCASE", "mtime": "mtime_ns DESC"}[order]
-        for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY {column}, id"):
-            yield _row_to_article(row)
+        for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY {column}, id"):
+            yield row_to_article(row)
 
     def id_titles(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT id, title FROM articles ORDER BY id").fetchall()
