@@ -243,9 +243,9 @@ class Catalog:
     def rowid_map(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, rowid FROM articles"))
 
-    def base_titles(self, where: str, params: tuple = ()) -> Iterator[tuple]:
-        """(rowid, id, base title, base source, prev, next, opening) of the
-        articles matching ``where``, base title and source decoded."""
+    def resolution_rows(self, where: str, params: tuple = ()) -> Iterator[tuple]:
+        """What link resolution reads of the articles matching ``where``:
+        (rowid, id, base title, base source, prev, next, opening), decoded."""
         for rowid, article_id, base, source, title, prev, nxt, opening in self.db.execute(
             f"SELECT rowid, id, base_title, base_source, title, prev, next, opening FROM articles WHERE {where}", params
         ):

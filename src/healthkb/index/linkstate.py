@@ -25,7 +25,7 @@ from healthkb.index.catalog import (
     decode_teasers,
     key_hash,
 )
-from healthkb.index.records import link_rows, nav_names, opening_hashes
+from healthkb.index.records import link_row, nav_names, opening_hashes
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
 from healthkb.links import AMBIGUOUS, MAX_CANDIDATES, NEXT, PREV, RELATED, Link, Resolving, base_keys, clean_text, nav_line
 from healthkb.titles import NavLines, infer_claims, pick_nav_title
@@ -103,7 +103,7 @@ class Before:
 def snapshot(catalog: Catalog, ids) -> dict[str, Before]:
     found = {}
     for article_id in ids:
-        for rowid, _id, base_title, base_source, prev, nxt, opening in catalog.base_titles("id=?", (article_id,)):
+        for rowid, _id, base_title, base_source, prev, nxt, opening in catalog.resolution_rows("id=?", (article_id,)):
             title, shard = catalog.db.execute("SELECT title, shard FROM articles WHERE rowid=?", (rowid,)).fetchone()
             found[article_id] = Before(rowid, article_id, base_title, base_source, prev, nxt, opening, title, shard)
     return found
@@ -126,7 +126,7 @@ def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str]
     of ``changed`` were written and those of ``removed`` deleted (inside the
     caller's transaction)."""
     db = catalog.db
-    now = {row[1]: row for article_id in changed for row in catalog.base_titles("id=?", (article_id,))}
+    now = {row[1]: row for article_id in changed for row in catalog.resolution_rows("id=?", (article_id,))}
     base_changed: set[str] = set()  # keys whose base owners may have changed
     touched: set[str] = set()  # keys whose waiting lines may have changed
     hashes: set[int] = set()
@@ -221,14 +221,14 @@ def _infer(catalog: Catalog) -> dict[str, int]:
     region = set(waiters)
     # Sources: articles whose nav key is a base key of a waiter.
     for art in waiters:
-        _rowid, article_id, base_title, base_source, *_rest = next(catalog.base_titles("rowid=?", (art,)))
+        _rowid, article_id, base_title, base_source, *_rest = next(catalog.resolution_rows("rowid=?", (art,)))
         for key in base_keys(article_id, base_title, base_source):
             region |= {r[0] for r in db.execute("SELECT art FROM names WHERE key=? AND role IN (?, ?)", (key, ROLE_PREV, ROLE_NEXT))}
     nav: NavLines = {}
     headed: set[str] = set()
     rowid_of: dict[str, int] = {}
     for art in region:
-        _rowid, article_id, _base_title, base_source, prev, nxt, _opening = next(catalog.base_titles("rowid=?", (art,)))
+        _rowid, article_id, _base_title, base_source, prev, nxt, _opening = next(catalog.resolution_rows("rowid=?", (art,)))
         rowid_of[article_id] = art
         if base_source == TITLE_FROM_HEADING:
             headed.add(article_id)
@@ -253,7 +253,7 @@ def _display_title(catalog: Catalog, rowid: int) -> tuple[str, str, str, tuple[s
     """(id, display title, source, (stored title, source)) of one article:
     heading > the nav text neighbours use for it > file name > body."""
     db = catalog.db
-    _rowid, article_id, base_title, base_source, *_rest = next(catalog.base_titles("rowid=?", (rowid,)))
+    _rowid, article_id, base_title, base_source, *_rest = next(catalog.resolution_rows("rowid=?", (rowid,)))
     title, title_source = db.execute("SELECT title, title_source FROM articles WHERE rowid=?", (rowid,)).fetchone()
     stored = (title, SOURCE_NAMES[title_source])
     if base_source == TITLE_FROM_HEADING:
@@ -290,7 +290,7 @@ def _reresolve(catalog: Catalog, now: dict, hashes: set[int], removed_rowids: se
         db.execute("DELETE FROM links WHERE src=?", (rowid,))
         teasers = decode_teasers(db.execute("SELECT teasers FROM articles WHERE rowid=?", (rowid,)).fetchone()[0])
         links = resolver.resolve(article_id, prev, nxt, teasers)
-        catalog.insert_links((rowid, *row) for link in links for row in link_rows(link, rowid_of))
+        catalog.insert_links((rowid, *link_row(link, rowid_of)) for link in links)
         resolved = sum(1 for link in links if link.status == "resolved")
         update.link_summary[article_id] = (resolved, len(links))
     changed_rowids = {row[0] for row in now.values()}
@@ -312,6 +312,6 @@ def _reresolve(catalog: Catalog, now: dict, hashes: set[int], removed_rowids: se
             link = resolver.resolve_nav(NEXT, nxt)
         else:
             link = resolver.resolve_teaser(ordinal, decode_teasers(blob)[ordinal - 1])
-        catalog.replace_link(src, kind, ordinal, link_rows(link, rowid_of)[0])
+        catalog.replace_link(src, kind, ordinal, link_row(link, rowid_of))
         if old_status == missing and STATUS_CODES[link.status] == resolved:
             update.revived += 1

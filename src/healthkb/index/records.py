@@ -90,17 +90,17 @@ def shard_of(article_id: str, shards: int) -> int:
 
 
 
-def link_rows(link: Link, rowid_of: Callable[[str], int]) -> list[tuple]:
-    """The catalog row of one link, in a list: (kind, ordinal, keyhash,
-    status, count, target), target 0 unless it resolved (an ambiguous link's
-    candidates are looked up when shown: catalog.py says why)."""
+def link_row(link: Link, rowid_of: Callable[[str], int]) -> tuple:
+    """The catalog row of one link: (kind, ordinal, keyhash, status, count,
+    target), target 0 unless it resolved (an ambiguous link's candidates are
+    looked up when shown: catalog.py says why)."""
     key = teaser_key(link.text) if link.kind == RELATED else match_key(link.text)
     target = rowid_of(link.targets[0]) if link.status == RESOLVED else 0
-    return [(KIND_CODES[link.kind], link.ordinal, key_hash(key), STATUS_CODES[link.status], link.candidate_count, target)]
+    return (KIND_CODES[link.kind], link.ordinal, key_hash(key), STATUS_CODES[link.status], link.candidate_count, target)
 
 
 def article_link_rows(resolver: Resolving, rowid_of, prev, nxt, teasers) -> list[tuple]:
-    return [row for link in resolver.resolve("", prev, nxt, teasers) for row in link_rows(link, rowid_of)]
+    return [link_row(link, rowid_of) for link in resolver.resolve("", prev, nxt, teasers)]
 
 
 def nav_names(rowid: int, prev: str | None, nxt: str | None) -> list[tuple[str, int, int]]:
@@ -125,7 +125,7 @@ def store_all_links(catalog: Catalog, resolver: LinkResolver) -> None:
         db.execute(f"DELETE FROM {table}")
     rowids = catalog.rowid_map()
     names: list[tuple[str, int, int]] = []
-    for rowid, article_id, base_title, base_source, prev, nxt, _opening in catalog.base_titles("1"):
+    for rowid, article_id, base_title, base_source, prev, nxt, _opening in catalog.resolution_rows("1"):
         names.extend((key, ROLE_BASE, rowid) for key in base_keys(article_id, base_title, base_source))
         names.extend(nav_names(rowid, prev, nxt))
         if len(names) > LINK_BATCH:
