@@ -11,7 +11,7 @@ code-running format (issue 13).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from healthkb.index.catalog import (
     KIND_CODES,
@@ -82,7 +82,7 @@ def with_candidates(resolver: Resolving, link: Link) -> Link:
         found = resolver.resolve_teaser(link.ordinal, link.text).targets
     else:
         found = resolver.resolve_nav(link.kind, link.text).targets
-    return replace(link, targets=tuple(found[:MAX_CANDIDATES]))
+    return Link(link.kind, link.ordinal, link.text, link.status, tuple(found[:MAX_CANDIDATES]), link.candidate_count)
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,5 +124,5 @@ def row_to_article(row: tuple) -> ArticleRow:
     values[10] = SOURCE_NAMES[values[10]]
     values[13] = decode_teasers(values[13])
     values[16] = values[16] or DEFAULT_ENCODING
-    values[17] = tuple(json.loads(values[17] or "[]"))
+    values[17] = tuple(json.loads(values[17])) if values[17] else ()
     return ArticleRow(*values)
