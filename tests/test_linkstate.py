@@ -21,11 +21,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from clihelp import article, run_cli
-from healthkb.index.catalog import decode_teasers
+from healthkb.corpus import load_article, scan_kb
+from healthkb.index.api import open_index
+from healthkb.index.catalog import decode_teasers, encode_teasers
 from healthkb.index.store import index_paths
 from healthkb.index.update import update_index
 from healthkb.kb import KB
-from healthkb.links import MAX_CANDIDATES
+from healthkb.links import MAX_CANDIDATES, backlinks, resolve_all
 
 NAMES = ["knee-pain", "sleep-well", "back-ache", "cold-feet", "hay-fever", "dry-skin"]
 NAV_TEXTS = ["Knee pain", "Sleep well", "Back ache", "Lost title", "Another lost one", "Hay fever!", "Orphan name"]
@@ -187,21 +189,22 @@ def _many(root: Path, count: int, body, teasers=lambda n: ()) -> None:
         path.write_text(article(body(n), teasers=teasers(n)), encoding="utf-8")
 
 
-def test_every_article_opening_with_the_same_sentence_stores_capped_candidates(make_kb, tmp_path):
-    """Bad input (issue 15): identical openings.  Each ambiguous teaser keeps
-    20 candidates and the count of all; `links` and `check` say how many more."""
+def test_every_article_opening_with_the_same_sentence_stores_one_row_per_link(make_kb, tmp_path):
+    """Bad input (issue 15): identical openings.  Each ambiguous teaser is one
+    row with the count of its candidates; `links` and `check` list the first
+    20 (looked up by id) and say how many more."""
     root = make_kb({})
     same = "Please consult a doctor before acting on anything you read here"
     _many(root, 60, lambda n: f"{same}. Article {n} goes on.", lambda n: [same[:49]])
     assert run_cli("--kb", str(root), "reindex").code == 0
     db = sqlite3.connect(index_paths(KB(root, "option")).catalog)
-    per_link = db.execute("SELECT count(*), max(count) FROM links GROUP BY src, kind, ordinal").fetchall()
-    assert set(per_link) == {(MAX_CANDIDATES, 60)}
+    per_link = db.execute("SELECT count(*), max(count), max(target) FROM links GROUP BY src, kind, ordinal").fetchall()
+    assert set(per_link) == {(1, 60, 0)}
     db.close()
     shown = run_cli("--kb", str(root), "links", "many/article-0001", "--json")
     related = shown.json["related"][0]
     assert related["status"] == "ambiguous" and related["candidate_count"] == 60
-    assert len(related["candidates"]) == MAX_CANDIDATES
+    assert related["candidates"] == [f"many/article-{n:04d}" for n in range(MAX_CANDIDATES)]
     table = run_cli("--kb", str(root), "links", "many/article-0001")
     assert "and 40 more" in table.stdout
     checked = run_cli("--kb", str(root), "check")
@@ -278,3 +281,57 @@ def test_teasers_are_stored_compressed_and_read_back(make_kb):
     (blob,) = db.execute("SELECT teasers FROM articles").fetchone()
     db.close()
     assert isinstance(blob, bytes) and decode_teasers(blob) == ("Some teaser text é",)
+    awkward = ("Trailing spaces kept   ", "", 'A "quoted" [list], \\ and ', "Ünïcode \u2028 line separator")
+    assert decode_teasers(encode_teasers(awkward)) == awkward
+
+
+def _answers(root: Path) -> dict:
+    """Every article's links (capped candidates, counts) and backlinks as the
+    index gives them, by article id."""
+    found = {}
+    with open_index(KB(root, "option"), refresh=False) as ix:
+        for row in ix.catalog.iter_articles():
+            links = [(l.kind, l.ordinal, l.status, l.targets, l.candidate_count) for l in ix.links(row)]
+            found[row.id] = (links, sorted((source, kind) for source, _title, kind in ix.backlinks(row)))
+    return found
+
+
+def _expected(root: Path) -> dict:
+    """The same from the files, resolved in memory (links.resolve_all)."""
+    scan = scan_kb(root)
+    articles = [load_article(file)[0] for file in scan.files]
+    _resolver, links = resolve_all(articles)
+    into = backlinks(links)
+    return {
+        a.id: (
+            [(l.kind, l.ordinal, l.status, l.targets[:MAX_CANDIDATES], l.candidate_count) for l in links[a.id]],
+            sorted(into.get(a.id, [])),
+        )
+        for a in articles
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_links_candidates_and_backlinks_from_the_catalog_match_resolving_in_memory(tmp_path_factory, data):
+    """Ambiguous candidates are looked up and backlinks found through key
+    hashes (no stored candidates, no index on targets): both must give what
+    resolving the files in memory gives, after a full build and after a change."""
+    kb = data.draw(kbs())
+    root = tmp_path_factory.mktemp("kb")
+    _write(root, kb)
+    _reindex(root, full=True)
+    assert _answers(root) == _expected(root)
+    _apply(root, data.draw(changes(kb)))
+    _reindex(root)
+    assert _answers(root) == _expected(root)
+
+
+def test_many_candidates_are_listed_by_id_for_a_nav_line_too(make_kb):
+    """An ambiguous nav line (a title 25 articles share) lists the first 20 ids."""
+    files = {f"t/same-{n:02d}.txt": article(f"Body {n} of an article sharing a heading.", heading="Shared") for n in range(25)}
+    files["t/pointer.txt"] = article("Points at the shared heading.", nxt="Shared")
+    root = make_kb(files)
+    shown = run_cli("--kb", str(root), "links", "t/pointer", "--json").json
+    assert shown["next"]["status"] == "ambiguous" and shown["next"]["candidate_count"] == 25
+    assert shown["next"]["candidates"] == [f"t/same-{n:02d}" for n in range(MAX_CANDIDATES)]

@@ -46,6 +46,7 @@ class KBIndex:
     report: UpdateReport | None = None
     _searcher: object = None
     _generation: str | None = None  # of the index the searcher opened
+    _resolver: object = None  # linkstate.CatalogResolver, made when a link needs its candidates
 
     @property
     def root(self):
@@ -132,6 +133,7 @@ class KBIndex:
         from healthkb.index.update import update_index
 
         self._drop_searcher()
+        self._resolver = None
         self.catalog.close()
         self.report = update_index(self.paths, full=True)
         # The update's own notice is the more precise one (e.g. a damaged catalog).
@@ -169,26 +171,34 @@ class KBIndex:
 
         An ambiguous link lists at most links.MAX_CANDIDATES candidates;
         ``candidate_count`` says how many matched."""
+        from healthkb.index.linkstate import CatalogResolver, with_candidates
         from healthkb.links import Link
+
         rows = self.catalog.links_of(row.rowid)
         ids = {t: name[0] for t, name in self.catalog.names_by_rowid(r[4] for r in rows if r[4]).items()}
-        grouped: dict[tuple[int, int], list] = {}
-        for kind, ordinal, status, count, target in rows:
-            grouped.setdefault((kind, ordinal), [status, count]).append(ids.get(target) if target else None)
         links = []
-        for (kind, ordinal), (status, count, *targets) in sorted(grouped.items()):
+        for kind, ordinal, status, count, target in rows:
             name = KIND_NAMES[kind]
             if name == "related":
                 text = row.teasers[ordinal - 1] if 0 < ordinal <= len(row.teasers) else ""
             else:
                 text = (row.prev if name == "prev" else row.next) or ""
-            found = tuple(sorted(t for t in targets if t))
-            links.append(Link(name, ordinal, text, STATUS_NAMES[status], found, count))
+            found = (ids[target],) if target in ids else ()
+            link = Link(name, ordinal, text, STATUS_NAMES[status], found, count)
+            if link.status == "ambiguous":
+                # Candidates are not stored: look them up (one resolver per
+                # index, whose caches serve `check`'s thousands of repeats).
+                if self._resolver is None:
+                    self._resolver = CatalogResolver(self.catalog)
+                link = with_candidates(self._resolver, link)
+            links.append(link)
         return links
 
     def backlinks(self, row: ArticleRow) -> list[tuple[str, str, str]]:
         """(id, title, kind) of the articles that link to this one."""
-        pairs = self.catalog.backlinks_of(row.rowid)
+        from healthkb.index.linkstate import backlink_hashes
+
+        pairs = self.catalog.backlinks_of(row.rowid, backlink_hashes(self.catalog, row))
         sources = self.catalog.names_by_rowid(src for src, _ in pairs)
         found = [(*sources[src], KIND_NAMES[kind]) for src, kind in pairs if src in sources and src != row.rowid]
         return sorted(found)

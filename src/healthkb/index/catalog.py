@@ -12,15 +12,31 @@ search needs.  Both are disposable caches rebuilt from the article files.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 9  # 9: link resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
+from healthkb.article import TITLE_FROM_FILENAME
+from healthkb.index.rows import (  # noqa: F401 - re-exported: the catalog's row format
+    ARTICLE_COLUMNS,
+    SOURCE_CODES,
+    SOURCE_NAMES,
+    ArticleRow,
+    base_title_of,
+    decode_teasers,
+    digest_hex,
+    encode_teasers,
+    key_hash,
+    row_to_article,
+    stored_article,
+)
+from healthkb.text import match_key
+
+# 10: derivable values stored as NULL, one row per link (issue 15); 9: link
+# resolver state, capped candidates (issue 15); 8: terms of NFC text (issue 13)
+SCHEMA_VERSION = 10
 CATALOG_NAME = "catalog.sqlite"
+PAGE_SIZE = 8192
 
 KIND_CODES = {"prev": 0, "next": 1, "related": 2}
 KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
@@ -40,21 +56,27 @@ CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY, mtime_ns INTEGER) WIT
 -- catalog last took it in (b"" = look again): an update rescans only the
 -- folders whose digest moved.
 CREATE TABLE IF NOT EXISTS folder_digests (path TEXT PRIMARY KEY, digest BLOB NOT NULL) WITHOUT ROWID;
--- teasers: zlib-compressed JSON list (a footer's text is most of a row);
--- opening: the key teasers are matched against (links.KEY_PREFIX_LIMIT chars).
+-- Values that can be derived are stored as NULL (a fifth of a row):
+-- stored_path when the file is id + ".txt" (read ``path``, computed from it);
+-- base_title (the title before inference) when it is the one its source
+-- gives (see base_title_of); encoding when UTF-8; warnings when there are
+-- none.  sha256: the 32-byte digest; title_source and base_source:
+-- SOURCE_CODES.  teasers: see encode_teasers (a footer's text is most of a
+-- row); opening: the key teasers are matched against (links.KEY_PREFIX_LIMIT chars).
 CREATE TABLE IF NOT EXISTS articles (
     rowid INTEGER PRIMARY KEY,
     id TEXT UNIQUE NOT NULL,
-    path TEXT NOT NULL,
-    size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+    stored_path TEXT,
+    path TEXT GENERATED ALWAYS AS (coalesce(stored_path, id || '.txt')) VIRTUAL,
+    size INTEGER, mtime_ns INTEGER, sha256 BLOB,
     shard INTEGER,
-    title TEXT, title_source TEXT, title_key TEXT,
-    base_title TEXT, base_source TEXT,
+    title TEXT, title_source INTEGER, title_key TEXT,
+    base_title TEXT, base_source INTEGER,
     prev TEXT, next TEXT, teasers BLOB,
     opening TEXT, words INTEGER, encoding TEXT, warnings TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_title_key ON articles(title_key);  -- a REF typed as a title
-CREATE INDEX IF NOT EXISTS articles_opening ON articles(opening);  -- teaser prefix ranges
+CREATE INDEX IF NOT EXISTS articles_opening ON articles(opening);  -- teaser prefix ranges, ambiguous candidates
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT) WITHOUT ROWID;
 -- Title keys: who answers to a key (ROLE_BASE), whose nav line names it.
 CREATE TABLE IF NOT EXISTS names (
@@ -69,74 +91,22 @@ CREATE TABLE IF NOT EXISTS waiting (
     key TEXT NOT NULL, side INTEGER NOT NULL, art INTEGER NOT NULL,
     PRIMARY KEY (key, side, art)
 ) WITHOUT ROWID;
--- One row per (link, target), clustered by source article (no rowid, no
--- separate index on src): a resolved link has one row, an ambiguous one a row
--- per candidate (the first links.MAX_CANDIDATES by id; count says how many
--- matched), a missing one a single row with target 0.  keyhash (crc32 of the
--- link's match key, so that a change finds the links it touches) is set on a
--- link's first row only, which keeps its index to one entry per link.
+-- One row per link, clustered by source article (no rowid, no separate
+-- index on src).  target: the article a resolved link leads to, else 0.  An
+-- ambiguous link stores only how many articles match (count): its candidates
+-- are looked up when shown (linkstate.CatalogResolver), from the same
+-- indexes that resolved it.  keyhash: key_hash of the link's match key, so
+-- that a change finds the links it touches, and a target its backlinks (a
+-- resolved link's key is one of its target's title keys or a prefix of its
+-- opening: linkstate.backlink_hashes), which is why no index on target is kept.
 CREATE TABLE IF NOT EXISTS links (
     src INTEGER NOT NULL, kind INTEGER NOT NULL, ordinal INTEGER NOT NULL,
-    keyhash INTEGER, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER NOT NULL,
-    PRIMARY KEY (src, kind, ordinal, target)
+    keyhash INTEGER NOT NULL, status INTEGER NOT NULL, count INTEGER NOT NULL, target INTEGER NOT NULL,
+    PRIMARY KEY (src, kind, ordinal)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_target ON links(target) WHERE status = 0;  -- backlinks
-CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash) WHERE keyhash IS NOT NULL;  -- links a change touches
+CREATE INDEX IF NOT EXISTS links_keyhash ON links(keyhash);  -- links a change touches, backlinks
 CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 """
-
-
-def encode_teasers(teasers: list[str] | tuple[str, ...]) -> bytes | None:
-    if not teasers:
-        return None
-    return zlib.compress(json.dumps(list(teasers), ensure_ascii=False).encode("utf-8"), 6)
-
-
-def decode_teasers(blob: bytes | None) -> tuple[str, ...]:
-    if not blob:
-        return ()
-    return tuple(json.loads(zlib.decompress(blob).decode("utf-8")))
-
-
-def key_hash(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8"))
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRow:
-    """What the catalog knows of one article (no body: that is on disk)."""
-
-    rowid: int
-    id: str
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    shard: int
-    title: str
-    title_source: str
-    base_title: str
-    base_source: str
-    prev: str | None
-    next: str | None
-    teasers: tuple[str, ...]
-    opening: str
-    words: int
-    encoding: str
-    warnings: tuple[str, ...]
-
-
-_ARTICLE_COLUMNS = (
-    "rowid, id, path, size, mtime_ns, sha256, shard, title, title_source, base_title, "
-    "base_source, prev, next, teasers, opening, words, encoding, warnings"
-)
-
-
-def _row_to_article(row: tuple) -> ArticleRow:
-    values = list(row)
-    values[13] = decode_teasers(values[13])
-    values[17] = tuple(json.loads(values[17] or "[]"))
-    return ArticleRow(*values)
 
 
 class Catalog:
@@ -154,6 +124,10 @@ class Catalog:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=5000")
         if writer:
+            # Rows of ~1 kB (a footer's teasers) leave less of an 8 kB page
+            # unused than of a 4 kB one: ~5% of the file.  Only a new
+            # database takes it, so it comes before WAL mode writes the header.
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             # WAL: readers keep reading the last commit while a writer works.
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -189,9 +163,16 @@ class Catalog:
 
     def sha256_of(self, article_id: str) -> str | None:
         row = self.db.execute("SELECT sha256 FROM articles WHERE id=?", (article_id,)).fetchone()
-        return row[0] if row else None
+        return digest_hex(row[0]) if row else None
+
+    def file_of(self, article_id: str) -> tuple[str, str, int] | None:
+        """(path, sha256, shard) of one article."""
+        row = self.db.execute("SELECT path, sha256, shard FROM articles WHERE id=?", (article_id,)).fetchone()
+        return (row[0], digest_hex(row[1]), row[2]) if row else None
 
     def upsert_article(self, values: dict) -> None:
+        """Insert or replace one article from its column values (records.article_values)."""
+        values = stored_article(values)
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         updates = ", ".join(f"{c}=excluded.{c}" for c in values if c != "id")
@@ -211,15 +192,15 @@ class Catalog:
             self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
 
     def article(self, article_id: str) -> ArticleRow | None:
-        row = self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
-        return _row_to_article(row) if row else None
+        row = self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        return row_to_article(row) if row else None
 
     def articles_by_rowid(self, rowids: Iterable[int]) -> dict[int, ArticleRow]:
         found: dict[int, ArticleRow] = {}
         for chunk in _chunks(list(set(rowids)), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE rowid IN ({marks})", chunk):
-                found[row[0]] = _row_to_article(row)
+            for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE rowid IN ({marks})", chunk):
+                found[row[0]] = row_to_article(row)
         return found
 
     def names_by_rowid(self, rowids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -244,15 +225,15 @@ class Catalog:
         found: dict[str, ArticleRow] = {}
         for chunk in _chunks(list(set(ids)), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
-                article = _row_to_article(row)
+            for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
+                article = row_to_article(row)
                 found[article.id] = article
         return found
 
     def iter_articles(self, order: str = "id") -> Iterator[ArticleRow]:
         column = {"id": "id", "title": "title COLLATE NOCASE", "mtime": "mtime_ns DESC"}[order]
-        for row in self.db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY {column}, id"):
-            yield _row_to_article(row)
+        for row in self.db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY {column}, id"):
+            yield row_to_article(row)
 
     def id_titles(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT id, title FROM articles ORDER BY id").fetchall()
@@ -265,6 +246,29 @@ class Catalog:
 
     def rowid_map(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT id, rowid FROM articles"))
+
+    def resolution_rows(self, where: str, params: tuple = ()) -> Iterator[tuple]:
+        """What link resolution reads of the articles matching ``where``:
+        (rowid, id, base title, base source, prev, next, opening), decoded."""
+        for rowid, article_id, base, source, title, prev, nxt, opening in self.db.execute(
+            f"SELECT rowid, id, base_title, base_source, title, prev, next, opening FROM articles WHERE {where}", params
+        ):
+            yield rowid, article_id, base_title_of(article_id, base, source, title), SOURCE_NAMES[source], prev, nxt, opening
+
+    def set_titles(self, titles: Iterable[tuple[str | int, str, str]]) -> None:
+        """Store display titles: (id or rowid, title, source) each.  A base
+        title stored as "same as the title" is copied out first."""
+        by_id, by_rowid = [], []
+        for ref, title, source in titles:
+            values = (title, SOURCE_CODES[source], match_key(title), ref, title, SOURCE_CODES[source])
+            (by_rowid if isinstance(ref, int) else by_id).append(values)
+        keep_base = f"base_title = CASE WHEN base_title IS NULL AND base_source != {SOURCE_CODES[TITLE_FROM_FILENAME]} THEN title ELSE base_title END"
+        for column, rows in (("id", by_id), ("rowid", by_rowid)):
+            self.db.executemany(
+                f"UPDATE articles SET {keep_base}, title=?, title_source=?, title_key=? "
+                f"WHERE {column}=? AND (title IS NOT ? OR title_source IS NOT ?)",
+                rows,
+            )
 
     # -- folders and skipped files -----------------------------------------
     def folders(self) -> dict[str, int]:
@@ -283,13 +287,10 @@ class Catalog:
 
     # -- links ------------------------------------------------------------
     # A link row: (kind, ordinal, keyhash, status, count, target); target 0 = none.
-    def replace_link(self, src: int, kind: int, ordinal: int, rows: Iterable[tuple]) -> None:
-        """Replace one link of article ``src`` with ``rows``."""
+    def replace_link(self, src: int, kind: int, ordinal: int, row: tuple) -> None:
+        """Replace one link of article ``src`` with ``row``."""
         self.db.execute("DELETE FROM links WHERE src=? AND kind=? AND ordinal=?", (src, kind, ordinal))
-        self.insert_links((src, *row) for row in rows)
-
-    def clear_links(self) -> None:
-        self.db.execute("DELETE FROM links")
+        self.insert_links([(src, *row)])
 
     def insert_links(self, rows: Iterable[tuple]) -> None:
         """Insert (src, kind, ordinal, keyhash, status, count, target) rows."""
@@ -298,41 +299,35 @@ class Catalog:
         )
 
     def links_of(self, src: int) -> list[tuple[int, int, int, int, int | None]]:
-        """(kind, ordinal, status, count, target) rows of one article, in footer order."""
+        """(kind, ordinal, status, count, target) of one article's links, in footer order."""
         return self.db.execute(
-            "SELECT kind, ordinal, status, count, NULLIF(target, 0) FROM links WHERE src=? ORDER BY kind, ordinal, target",
+            "SELECT kind, ordinal, status, count, NULLIF(target, 0) FROM links WHERE src=? ORDER BY kind, ordinal",
             (src,),
         ).fetchall()
 
-    def backlinks_of(self, target: int) -> list[tuple[int, int]]:
-        """(src rowid, kind) of resolved links into ``target``."""
-        return self.db.execute(
-            "SELECT DISTINCT src, kind FROM links WHERE target=? AND status=0 ORDER BY src, kind", (target,)
-        ).fetchall()
-
-    def backlink_counts(self) -> dict[int, int]:
-        return dict(self.db.execute("SELECT target, count(DISTINCT src) FROM links WHERE status=0 GROUP BY target"))
+    def backlinks_of(self, target: int, hashes: Iterable[int]) -> list[tuple[int, int]]:
+        """(src rowid, kind) of resolved links into ``target``, among the links
+        whose key hashes to one of ``hashes`` (linkstate.backlink_hashes)."""
+        found: set[tuple[int, int]] = set()
+        for chunk in _chunks(list(set(hashes)), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT src, kind FROM links WHERE keyhash IN ({marks}) AND status=0 AND target=?", (*chunk, target)
+                )
+            )
+        return sorted(found)
 
     def links_with_keyhashes(self, hashes: Iterable[int]) -> set[tuple[int, int, int]]:
         """(src, kind, ordinal) of the links whose key hashes to one of ``hashes``."""
         found: set[tuple[int, int, int]] = set()
         for chunk in _chunks(list(set(hashes)), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks}) AND keyhash IS NOT NULL", chunk)
-            )
+            found.update(self.db.execute(f"SELECT src, kind, ordinal FROM links WHERE keyhash IN ({marks})", chunk))
         return found
 
-    def iter_links(self) -> Iterator[tuple[int, int, int, int, int, int | None]]:
-        """(src, kind, ordinal, status, count, target) for every link, grouped by src."""
-        return self.db.execute(
-            "SELECT src, kind, ordinal, status, count, NULLIF(target, 0) FROM links ORDER BY src, kind, ordinal, target"
-        )
-
     def link_status_counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT status, count(*) FROM (SELECT DISTINCT src, kind, ordinal, status FROM links) GROUP BY status"
-        )
+        rows = self.db.execute("SELECT status, count(*) FROM links GROUP BY status")
         return {STATUS_NAMES[s]: n for s, n in rows}
 
     # -- spelling vocabulary ----------------------------------------------

@@ -152,7 +152,7 @@ def _take_in_folders(paths, catalog: Catalog, scan: Scan, rescanned: list[str], 
     for rel in _folders_to_look_at_again(scan.skipped + taken.skipped):
         digests[rel] = b""
     with catalog.transaction():
-        catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=?, path=? WHERE id=?", taken.touched)
+        catalog.db.executemany("UPDATE articles SET size=?, mtime_ns=?, stored_path=nullif(?, id || '.txt') WHERE id=?", taken.touched)
         if len(kept) != len(old_skipped) or scan.skipped or taken.skipped:
             catalog.replace_skipped((s.path, s.reason) for s in report.skipped)
         _change_folders(catalog, {rel: scan.folders[rel] for rel in rescanned if rel in scan.folders}, digests, dropped)

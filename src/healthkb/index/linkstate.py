@@ -18,15 +18,16 @@ from healthkb.index.catalog import (
     ROLE_BASE,
     ROLE_NEXT,
     ROLE_PREV,
+    SOURCE_NAMES,
     STATUS_CODES,
+    ArticleRow,
     Catalog,
     decode_teasers,
     key_hash,
 )
-from healthkb.index.records import link_rows, nav_names, opening_hashes
+from healthkb.index.records import link_row, nav_names, opening_hashes
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
-from healthkb.links import MAX_CANDIDATES, NEXT, PREV, Resolving, base_keys, clean_text, nav_line
-from healthkb.text import match_key
+from healthkb.links import AMBIGUOUS, MAX_CANDIDATES, NEXT, PREV, RELATED, Link, Resolving, base_keys, clean_text, nav_line
 from healthkb.titles import NavLines, infer_claims, pick_nav_title
 
 _UPPER = "\U0010ffff"  # sorts after every character a match key holds
@@ -63,6 +64,27 @@ class CatalogResolver(Resolving):
         return tuple(r[0] for r in ids), count
 
 
+def backlink_hashes(catalog: Catalog, row: ArticleRow) -> set[int]:
+    """Key hashes of every link that can resolve to ``row``: a nav link's key
+    is one of the keys the article answers to (its own or inferred), a
+    teaser's a prefix of its opening."""
+    keys = base_keys(row.id, row.base_title, row.base_source)
+    keys |= {r[0] for r in catalog.db.execute("SELECT key FROM claims WHERE art=?", (row.rowid,))}
+    return opening_hashes(row.opening) | {key_hash(key) for key in keys}
+
+
+def with_candidates(resolver: Resolving, link: Link) -> Link:
+    """An ambiguous link as stored (a count) with its first MAX_CANDIDATES
+    candidates by id, looked up the way it was resolved."""
+    if link.status != AMBIGUOUS:
+        return link
+    if link.kind == RELATED:
+        found = resolver.resolve_teaser(link.ordinal, link.text).targets
+    else:
+        found = resolver.resolve_nav(link.kind, link.text).targets
+    return Link(link.kind, link.ordinal, link.text, link.status, tuple(found[:MAX_CANDIDATES]), link.candidate_count)
+
+
 @dataclass(frozen=True, slots=True)
 class Before:
     """What the catalog knew of a changed or removed article before the change."""
@@ -81,12 +103,9 @@ class Before:
 def snapshot(catalog: Catalog, ids) -> dict[str, Before]:
     found = {}
     for article_id in ids:
-        row = catalog.db.execute(
-            "SELECT rowid, id, base_title, base_source, prev, next, opening, title, shard FROM articles WHERE id=?",
-            (article_id,),
-        ).fetchone()
-        if row:
-            found[article_id] = Before(*row)
+        for rowid, _id, base_title, base_source, prev, nxt, opening in catalog.resolution_rows("id=?", (article_id,)):
+            title, shard = catalog.db.execute("SELECT title, shard FROM articles WHERE rowid=?", (rowid,)).fetchone()
+            found[article_id] = Before(rowid, article_id, base_title, base_source, prev, nxt, opening, title, shard)
     return found
 
 
@@ -107,13 +126,7 @@ def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str]
     of ``changed`` were written and those of ``removed`` deleted (inside the
     caller's transaction)."""
     db = catalog.db
-    now = {
-        row[1]: row
-        for article_id in changed
-        for row in db.execute(
-            "SELECT rowid, id, base_title, base_source, prev, next, opening FROM articles WHERE id=?", (article_id,)
-        )
-    }
+    now = {row[1]: row for article_id in changed for row in catalog.resolution_rows("id=?", (article_id,))}
     base_changed: set[str] = set()  # keys whose base owners may have changed
     touched: set[str] = set()  # keys whose waiting lines may have changed
     hashes: set[int] = set()
@@ -165,12 +178,9 @@ def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str]
     targets -= removed_rowids - changed_rowids  # SQLite may give a removed rowid to an added article
     update = LinkUpdate()
     for rowid in sorted(targets):
-        article_id, title, source, old_title = _display_title(db, rowid)
+        article_id, title, source, old_title = _display_title(catalog, rowid)
         if (title, source) != old_title:
-            db.execute(
-                "UPDATE articles SET title=?, title_source=?, title_key=? WHERE rowid=?",
-                (title, source, match_key(title), rowid),
-            )
+            catalog.set_titles([(rowid, title, source)])
             if rowid not in changed_rowids:
                 update.retitled.append(article_id)
         if rowid in changed_rowids:
@@ -211,16 +221,14 @@ def _infer(catalog: Catalog) -> dict[str, int]:
     region = set(waiters)
     # Sources: articles whose nav key is a base key of a waiter.
     for art in waiters:
-        row = db.execute("SELECT id, base_title, base_source FROM articles WHERE rowid=?", (art,)).fetchone()
-        for key in base_keys(*row):
+        _rowid, article_id, base_title, base_source, *_rest = next(catalog.resolution_rows("rowid=?", (art,)))
+        for key in base_keys(article_id, base_title, base_source):
             region |= {r[0] for r in db.execute("SELECT art FROM names WHERE key=? AND role IN (?, ?)", (key, ROLE_PREV, ROLE_NEXT))}
     nav: NavLines = {}
     headed: set[str] = set()
     rowid_of: dict[str, int] = {}
     for art in region:
-        article_id, base_source, prev, nxt = db.execute(
-            "SELECT id, base_source, prev, next FROM articles WHERE rowid=?", (art,)
-        ).fetchone()
+        _rowid, article_id, _base_title, base_source, prev, nxt, _opening = next(catalog.resolution_rows("rowid=?", (art,)))
         rowid_of[article_id] = art
         if base_source == TITLE_FROM_HEADING:
             headed.add(article_id)
@@ -241,13 +249,13 @@ def _infer(catalog: Catalog) -> dict[str, int]:
     return {key: rowid_of[article_id] for key, article_id in claims.items()}
 
 
-def _display_title(db, rowid: int) -> tuple[str, str, str, tuple[str, str]]:
+def _display_title(catalog: Catalog, rowid: int) -> tuple[str, str, str, tuple[str, str]]:
     """(id, display title, source, (stored title, source)) of one article:
     heading > the nav text neighbours use for it > file name > body."""
-    article_id, base_title, base_source, title, title_source = db.execute(
-        "SELECT id, base_title, base_source, title, title_source FROM articles WHERE rowid=?", (rowid,)
-    ).fetchone()
-    stored = (title, title_source)
+    db = catalog.db
+    _rowid, article_id, base_title, base_source, *_rest = next(catalog.resolution_rows("rowid=?", (rowid,)))
+    title, title_source = db.execute("SELECT title, title_source FROM articles WHERE rowid=?", (rowid,)).fetchone()
+    stored = (title, SOURCE_NAMES[title_source])
     if base_source == TITLE_FROM_HEADING:
         return article_id, clean_text(base_title), base_source, stored
     keys = base_keys(article_id, base_title, base_source)
@@ -282,7 +290,7 @@ def _reresolve(catalog: Catalog, now: dict, hashes: set[int], removed_rowids: se
         db.execute("DELETE FROM links WHERE src=?", (rowid,))
         teasers = decode_teasers(db.execute("SELECT teasers FROM articles WHERE rowid=?", (rowid,)).fetchone()[0])
         links = resolver.resolve(article_id, prev, nxt, teasers)
-        catalog.insert_links((rowid, *row) for link in links for row in link_rows(link, rowid_of))
+        catalog.insert_links((rowid, *link_row(link, rowid_of)) for link in links)
         resolved = sum(1 for link in links if link.status == "resolved")
         update.link_summary[article_id] = (resolved, len(links))
     changed_rowids = {row[0] for row in now.values()}
@@ -304,6 +312,6 @@ def _reresolve(catalog: Catalog, now: dict, hashes: set[int], removed_rowids: se
             link = resolver.resolve_nav(NEXT, nxt)
         else:
             link = resolver.resolve_teaser(ordinal, decode_teasers(blob)[ordinal - 1])
-        catalog.replace_link(src, kind, ordinal, link_rows(link, rowid_of))
+        catalog.replace_link(src, kind, ordinal, link_row(link, rowid_of))
         if old_status == missing and STATUS_CODES[link.status] == resolved:
             update.revived += 1

@@ -26,9 +26,9 @@ from healthkb.index.catalog import (
 )
 from healthkb.links import (
     KEY_PREFIX_LIMIT,
-    MAX_CANDIDATES,
     MIN_TEASER_KEY,
     RELATED,
+    RESOLVED,
     Link,
     LinkResolver,
     Resolving,
@@ -90,19 +90,17 @@ def shard_of(article_id: str, shards: int) -> int:
 
 
 
-def link_rows(link: Link, rowid_of: Callable[[str], int]) -> list[tuple]:
-    """Catalog rows of one link: (kind, ordinal, keyhash, status, count, target),
-    keeping the first MAX_CANDIDATES candidates of an ambiguous link; target 0
-    when there is none, keyhash on the first row only (catalog.py says why)."""
+def link_row(link: Link, rowid_of: Callable[[str], int]) -> tuple:
+    """The catalog row of one link: (kind, ordinal, keyhash, status, count,
+    target), target 0 unless it resolved (an ambiguous link's candidates are
+    looked up when shown: catalog.py says why)."""
     key = teaser_key(link.text) if link.kind == RELATED else match_key(link.text)
-    kind, status, count = KIND_CODES[link.kind], STATUS_CODES[link.status], link.candidate_count
-    targets = [rowid_of(t) for t in link.targets[:MAX_CANDIDATES]] or [0]
-    hashes = [key_hash(key)] + [None] * (len(targets) - 1)
-    return [(kind, link.ordinal, hashed, status, count, target) for hashed, target in zip(hashes, targets)]
+    target = rowid_of(link.targets[0]) if link.status == RESOLVED else 0
+    return (KIND_CODES[link.kind], link.ordinal, key_hash(key), STATUS_CODES[link.status], link.candidate_count, target)
 
 
 def article_link_rows(resolver: Resolving, rowid_of, prev, nxt, teasers) -> list[tuple]:
-    return [row for link in resolver.resolve("", prev, nxt, teasers) for row in link_rows(link, rowid_of)]
+    return [link_row(link, rowid_of) for link in resolver.resolve("", prev, nxt, teasers)]
 
 
 def nav_names(rowid: int, prev: str | None, nxt: str | None) -> list[tuple[str, int, int]]:
@@ -127,9 +125,7 @@ def store_all_links(catalog: Catalog, resolver: LinkResolver) -> None:
         db.execute(f"DELETE FROM {table}")
     rowids = catalog.rowid_map()
     names: list[tuple[str, int, int]] = []
-    for rowid, article_id, base_title, base_source, prev, nxt in db.cursor().execute(
-        "SELECT rowid, id, base_title, base_source, prev, next FROM articles"
-    ):
+    for rowid, article_id, base_title, base_source, prev, nxt, _opening in catalog.resolution_rows("1"):
         names.extend((key, ROLE_BASE, rowid) for key in base_keys(article_id, base_title, base_source))
         names.extend(nav_names(rowid, prev, nxt))
         if len(names) > LINK_BATCH:
@@ -157,10 +153,7 @@ LINK_BATCH = 20_000  # rows buffered before an insert: a few MB at most
 
 
 def store_titles(catalog: Catalog, titles) -> None:
-    catalog.db.executemany(
-        "UPDATE articles SET title=?, title_source=?, title_key=? WHERE id=? AND (title IS NOT ? OR title_source IS NOT ?)",
-        ((title, source, match_key(title), article_id, title, source) for article_id, title, source in titles),
-    )
+    catalog.set_titles(titles)
 
 
 def opening_hashes(opening: str) -> set[int]:

@@ -361,7 +361,7 @@ def _send_retitled(paths, catalog, sinks, retitled) -> list[str]:
     dirty: list[str] = []
     per_shard: dict[int, list] = {}
     for article_id, title in retitled:
-        row = catalog.db.execute("SELECT path, sha256, shard FROM articles WHERE id=?", (article_id,)).fetchone()
+        row = catalog.file_of(article_id)
         body = current_body(os.path.join(paths.kb.root, row[0]), row[1]) if row[1] else None
         if body is None:
             dirty.append(article_id)
