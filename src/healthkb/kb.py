@@ -81,6 +81,26 @@ def resolve_kb(option: str | None = None, *, cwd: Path | None = None) -> KB:
     return ensure_user_kb()
 
 
+def existing_kb_root(option: str | None = None) -> Path | None:
+    """The folder :func:`resolve_kb` would pick, without checking or creating
+    anything: None when it would create the user KB.  A guess made before
+    the command line is parsed (cli.main starts the freshness walk early);
+    the command verifies it against the KB it resolves."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get(ENV_KB)
+    if env:
+        return Path(env).expanduser()
+    try:
+        marked = find_marked_kb(Path.cwd().resolve())
+    except OSError:
+        marked = None
+    if marked is not None:
+        return marked
+    user = user_data_dir()
+    return user if (user / STATE_DIR_NAME).is_dir() else None
+
+
 def ensure_user_kb() -> KB:
     """The user's KB, created from the starter articles on first use."""
     root = user_data_dir()

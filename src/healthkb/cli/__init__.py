@@ -15,8 +15,10 @@ import sys
 import click
 
 from healthkb import __version__
-from healthkb.cli.common import Context, OutputClosed, fit_lines, pass_ctx
+from healthkb.cli.common import READING_COMMANDS, Context, OutputClosed, fit_lines, pass_ctx
 from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError, storage_failure
+from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_background_walk
+from healthkb.kb import existing_kb_root
 from healthkb.text import sanitize
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -120,8 +122,41 @@ def _silence_stdout() -> None:
         pass  # stdout is not a real file (tests): nothing is flushed at exit
 
 
+def _start_freshness_walk(args: list[str]) -> None:
+    """A reading command checks the KB for changes before it answers
+    (freshness.py): start that walk in a background process now, so that it
+    runs beside the imports the command still needs.  The command line is
+    only glanced at here; a wrong guess costs the walk, never a stale answer
+    (the digest is used only for the KB the command resolves)."""
+    if os.environ.get(ENV_NO_REFRESH):
+        return
+    command = kb_option = None
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            break
+        if word in ("--no-refresh", "-h", "--help", "-V", "--version"):
+            return
+        if word == "--kb":
+            kb_option = next(words, None)
+        elif word.startswith("--kb="):
+            kb_option = word[len("--kb="):]
+        elif command is None and not word.startswith("-"):
+            command = word
+    if command in READING_COMMANDS:
+        start_background_walk(lambda: existing_kb_root(kb_option))
+
+
 def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     """Entry point: run the CLI and turn every failure into a message and exit code."""
+    _start_freshness_walk(sys.argv[1:] if argv is None else list(argv))
+    try:
+        _run(argv, retried)
+    finally:
+        discard_background_walk()
+
+
+def _run(argv: list[str] | None, retried: bool) -> None:
     debug = bool(os.environ.get("HEALTHKB_DEBUG"))
     try:
         cli.main(args=argv, prog_name="healthkb", standalone_mode=False)

@@ -18,6 +18,12 @@ HITS_MAX_WIDTH = 120
 MAX_HITS = 100
 
 
+def load_searcher_modules() -> None:
+    """Import Whoosh and the query pipeline before the index is opened: the
+    freshness walk started by cli.main runs beside these imports."""
+    import healthkb.query.search  # noqa: F401
+
+
 def _hit_lines(hits, width: int, color: bool) -> list[str]:
     heads = two_column([(h.title, h.id) for h in hits], width, indent="    ", dim=color)
     per_hit = len(heads) // max(len(hits), 1)
@@ -77,6 +83,7 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
       healthkb search 'title:insomnia OR sleep'
     """
     text = " ".join(query)
+    load_searcher_modules()
     with ctx.open_index() as ix:
         result = ix.search(text, limit=limit, page=page, explain=explain, exact=exact)
         show_notices(ix)
@@ -124,6 +131,7 @@ def search(ctx, query: tuple[str, ...], limit: int, page: int, as_json: bool, ex
 @pass_ctx
 def similar(ctx, ref: str, limit: int, as_json: bool) -> None:
     """More articles like REF (by their most telling words)."""
+    load_searcher_modules()
     with ctx.open_index() as ix:
         row = ix.resolve(ref)
         hits = ix.similar(row, limit=limit)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from healthkb.corpus import current_body, current_text
-from healthkb.freshness import tree_state
+from healthkb.freshness import ENV_NO_REFRESH, background_tree_state, tree_state
 from healthkb.errors import HealthKBError, LockTimeoutError, StorageError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import TREE_STATE_KEY, IndexPaths, dir_size, index_paths, open_catalog_for_read
@@ -32,8 +32,6 @@ from healthkb.text import match_key
 # How many generation switches by other processes one search rides out
 # before it gives up and treats the index as damaged.
 MAX_SWITCHES = 5
-# Set (to anything) to skip the freshness check, like --no-refresh.
-ENV_NO_REFRESH = "HEALTHKB_NO_REFRESH"
 
 
 @dataclass(slots=True)
@@ -211,9 +209,17 @@ def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[s
     """The KB's tree digest when it differs from the one the index recorded, else None.
 
     The digest and the folder digests of the same walk (``folders``) are
-    handed to the update, which then need not walk the tree again."""
+    handed to the update, which then need not walk the tree again.  A
+    command that started the walk in the background (cli.main) looks at that
+    walk's digest first: equal to the recorded one, nothing changed and no
+    walk is done here; else the walk is done here, for the folder digests
+    the update needs (the rare case: an update follows anyway)."""
+    recorded = catalog.get_meta(TREE_STATE_KEY)
+    background = background_tree_state(paths.kb.root)
+    if background is not None and background == recorded:
+        return None
     state = tree_state(paths.kb.root, folders=folders)
-    return None if catalog.get_meta(TREE_STATE_KEY) == state else state
+    return None if recorded == state else state
 
 
 def refresh_wanted(refresh: bool = True) -> bool:
