@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from healthkb.cli import READING_COMMANDS
 from healthkb.errors import BadInputError, OutputError
 from healthkb.kb import KB, resolve_kb
 from healthkb.text import sanitize
@@ -20,11 +21,6 @@ MAX_WIDTH_OPTION = 1000
 MIN_WIDTH = 20  # narrower terminals (COLUMNS=1) are laid out as if this wide
 
 
-# Commands that only read the index: after a damaged catalog is rebuilt they
-# can simply run again (see cli.main).
-# Commands that may be run once more after a damaged index is rebuilt: those
-# that print nothing before they fail (export and graph stream as they go).
-READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "stats"})
 
 
 class Context:
