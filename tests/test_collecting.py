@@ -119,3 +119,14 @@ def test_a_question_ranks_as_with_whoosh_s_collector(kb, monkeypatch):
         assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits]
         assert a.hits and (a.total, a.total_exact) == (b.total, b.total_exact)
 
+
+
+def test_packed_values_are_split_only_when_read():
+    from healthkb.index.codec import _VALUES, LazyValues, _pack_values, unpack
+
+    values = [b"\x01\x02", b"", b"x" * 300, b"\x7f"]
+    lazy = unpack(_VALUES, _pack_values(values).decode("latin-1"))
+    assert isinstance(lazy, LazyValues) and lazy._values is None  # nothing split by unpickling
+    assert lazy[2] == b"x" * 300 and lazy[-1] == b"\x7f" and lazy[1:3] == (b"", b"x" * 300)
+    assert len(lazy) == 4 and list(lazy) == values and lazy == tuple(values)
+    assert unpack(_VALUES, "") == ()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Sequence
 
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
 
@@ -26,10 +27,51 @@ _VALUES, _WEIGHTS = 0, 1
 
 
 def unpack(kind: int, packed: str):
-    """Rebuild what :class:`_Packed` stood for in a pickled block."""
-    data = packed.encode("latin-1")
+    """Rebuild what :class:`_Packed` stood for in a pickled block: the
+    weights' array, or the values as a :class:`LazyValues`."""
     if kind == _WEIGHTS:
-        return array("f", data)
+        return array("f", packed.encode("latin-1"))
+    return LazyValues(packed)
+
+
+class LazyValues(Sequence):
+    """A block's values (encoded positions), split out of the packed string
+    on first use.  Reading a block loads ids, weights and values together,
+    yet most searches score with ids and weights alone; splitting every
+    block's values (a Python loop per posting) was the largest part of a
+    question's search time."""
+
+    __slots__ = ("_packed", "_values")
+
+    def __init__(self, packed: str) -> None:
+        self._packed = packed
+        self._values: tuple[bytes, ...] | None = None
+
+    def _split(self) -> tuple[bytes, ...]:
+        if self._values is None:
+            self._values = _split_values(self._packed.encode("latin-1"))
+            self._packed = ""
+        return self._values
+
+    def __getitem__(self, index):
+        return self._split()[index]
+
+    def __len__(self) -> int:
+        return len(self._split())
+
+    def __iter__(self):
+        return iter(self._split())
+
+    def __eq__(self, other) -> bool:
+        return self._split() == (other._split() if isinstance(other, LazyValues) else other)
+
+    __hash__ = None  # mutable cache inside; compared by content
+
+    def __repr__(self) -> str:
+        return f"LazyValues({self._split()!r})"
+
+
+def _split_values(data: bytes) -> tuple[bytes, ...]:
     values, at = [], 0
     while at < len(data):
         size, shift = 0, 0

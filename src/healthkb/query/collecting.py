@@ -123,10 +123,11 @@ def _norm_table(reader, fieldname: str, scorer) -> list | None:
     raw = column._dbfile.get(column._basepos, column._count) if column._count else b""
     doccount = reader.doc_count_all()
     B, K1, avgfl = scorer.B, scorer.K1, scorer.avgfl
-    # A zero byte makes doc_field_length return None, and bm25 fail: such a
-    # document holds no term of the field, so it is never scored.
-    return [K1 * ((1 - B) + B * _LENGTH_OF_BYTE[b] / avgfl) if b else None for b in raw] \
-        + [None] * (doccount - len(raw))
+    # One value per length byte.  A zero byte makes doc_field_length return
+    # None, and bm25 fail: such a document holds no term of the field, so
+    # it is never scored.
+    by_byte = [None] + [K1 * ((1 - B) + B * length / avgfl) for length in _LENGTH_OF_BYTE[1:]]
+    return list(map(by_byte.__getitem__, raw)) + [None] * (doccount - len(raw))
 
 
 def _bm25_postings(matcher, scorer, norm: list) -> dict[int, float]:
