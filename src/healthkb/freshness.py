@@ -122,6 +122,7 @@ def start_background_walk(find_root: Callable[[], str | os.PathLike | None]) -> 
     threading = sys.modules.get("threading")
     if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
         return False  # a child forked beside other threads may inherit a lock one of them held
+    import hashlib  # noqa: F401 - the digest's, loaded once here rather than again in the child
     try:
         read_end, write_end = os.pipe()
     except OSError:

@@ -52,13 +52,11 @@ def _start_freshness_walk(args: list[str]) -> None:
         elif command is None and not word.startswith("-"):
             command = word
     if command in READING_COMMANDS:
-        start_background_walk(lambda: _kb_root(kb_option))
+        # Imported here, before the fork, rather than in the child: the
+        # command imports it anyway, and the child then starts walking at once.
+        from healthkb.kb import existing_kb_root
 
-
-def _kb_root(kb_option: str | None):
-    from healthkb.kb import existing_kb_root  # in the background process: not on the command's path
-
-    return existing_kb_root(kb_option)
+        start_background_walk(lambda: existing_kb_root(kb_option))
 
 
 def __getattr__(name: str):
