@@ -9,7 +9,6 @@ it took.
 from __future__ import annotations
 
 import json
-import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -110,6 +109,8 @@ def _cut_to(text: str, width: int) -> str:
 
 def wrap(text: str, width: int, indent: str = "") -> str:
     """Wrap each paragraph of ``text`` to ``width`` columns; blank lines kept."""
+    import textwrap  # lazy: a search's output is not wrapped this way
+
     out = []
     for paragraph in sanitize(text).split("\n"):
         if not paragraph.strip():

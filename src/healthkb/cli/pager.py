@@ -13,10 +13,7 @@ error; Ctrl-C belongs to the pager while it runs, as in git.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import signal
-import subprocess
 import sys
 
 DEFAULT_PAGER = "less -FRX"
@@ -40,7 +37,13 @@ def too_tall(text: str, rows: int) -> bool:
     return text.count("\n") + 1 > max(rows - 1, 1)
 
 
+# subprocess, signal and shlex are imported where a pager runs: most output
+# goes to a pipe or fits the screen, and a search should not load them.
+
+
 def _program_exists(command: str) -> bool:
+    import shlex
+
     try:
         words = shlex.split(command)
     except ValueError:
@@ -53,6 +56,9 @@ def run_pager(command: str, text: str) -> str | None:
     early), else why the pager failed, for the caller to print directly."""
     if not _program_exists(command):
         return f"the pager `{command}` was not found"
+    import signal
+    import subprocess
+
     env = dict(os.environ)
     env.setdefault("LESS", LESS_DEFAULTS)
     env.setdefault("LV", "-c")  # lv, another common pager: keep colours
