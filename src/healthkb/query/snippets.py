@@ -9,6 +9,7 @@ which gives the same matches (the same analyzer decides) several times faster.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from healthkb.index.schema import folded_words
 from healthkb.text import shorten
@@ -44,8 +45,7 @@ def snippet_terms(query, reader, fields=("body", "title"), limit: int = 2000) ->
     return found
 
 
-def _matches(analyzer, text: str, terms: set[str]) -> list[tuple[int, int, str]]:
-    found = []
+def _matches(analyzer, text: str, terms: set[str]) -> Iterator[tuple[int, int, str]]:
     # Stemming only rewrites endings, so a word can only stem to a query term
     # that starts with the same letter: skip the stemmer for all the others.
     initials = {term[:1] for term in terms}
@@ -54,7 +54,25 @@ def _matches(analyzer, text: str, terms: set[str]) -> list[tuple[int, int, str]]
             continue
         term = analyzer.term_of(word)
         if term in terms:
-            found.append((start, end, term))
+            yield start, end, term
+
+
+def _shown_matches(matches: Iterator[tuple[int, int, str]], terms: set[str], width: int) -> list:
+    """The matches up to the end of the last fragment :func:`make_snippet`
+    can show, in order; the rest of a long body is never scanned.  Its
+    fragments end at most ``width`` characters after the first match or,
+    when there is one, after the first match of another term beyond the
+    first fragment (``later``); with a single term there is no such match."""
+    found: list = []
+    first = later = None
+    for match in matches:
+        if first is None:
+            first = match
+        elif later is None and match[2] != first[2] and match[0] > first[0] + width - LEAD_CHARS:
+            later = match
+        elif match[0] > (later or first)[0] + width and (later is not None or len(terms) == 1):
+            break
+        found.append(match)
     return found
 
 
@@ -81,7 +99,7 @@ def make_snippet(
     text = " ".join(body.split())
     if terms is None:
         terms = query_terms(query)
-    found = _matches(analyzer, text, terms) if terms else []
+    found = _shown_matches(_matches(analyzer, text, terms), terms, width) if terms else []
     if not found:
         return [(shorten(text, width), False)]
     first = found[0]
