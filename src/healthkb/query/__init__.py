@@ -16,7 +16,9 @@
 9. ``snippets``   - the lines of each hit that show why it matched.
 
 ``bounds`` caps what a parsed query may cost (wildcards, ranges) between
-expansion and the run; ``startup`` keeps a search process's imports lean.
+expansion and the run; ``collecting`` scores a question's long OR query term
+at a time (the same page and scores as Whoosh's collector, for less work);
+``startup`` keeps a search process's imports lean.
 
 The index package (catalog, schema, updates, store) sits below this one;
 ``healthkb.index.api`` opens a :class:`healthkb.query.search.Searcher`.
