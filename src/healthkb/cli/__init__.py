@@ -13,12 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from healthkb.cli.commands import READING_COMMANDS
 from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_background_walk
-
-# Commands that only read the index: each checks the KB for changes first;
-# and each prints nothing before it fails, so after a damaged catalog is
-# rebuilt it can simply run again (app.run; export and graph stream as they go).
-READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "stats"})
 
 
 def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
@@ -68,4 +64,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["READING_COMMANDS", "cli", "main", "pass_ctx"]
+__all__ = ["cli", "main", "pass_ctx"]

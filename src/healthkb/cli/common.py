@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from healthkb.cli import READING_COMMANDS
+from healthkb.cli.commands import READING_COMMANDS
 from healthkb.errors import BadInputError, OutputError
 from healthkb.kb import KB, resolve_kb
 from healthkb.text import sanitize
