@@ -66,7 +66,9 @@ def _tree(query: Or) -> Or:
 
 def _every_hit(searcher, query) -> list[tuple[float, int]]:
     """(score, docnum) of every match, best first (ties: lower docnum first),
-    from Whoosh's collector that scores everything and skips nothing."""
+    from Whoosh's collector that scores everything and skips nothing.  (Its
+    top-N collector is not the reference: its block-quality pruning has been
+    seen to miss the best hit, with BM25F's b at 0.75 on the index below.)"""
     collector = UnlimitedCollector()
     searcher.search_with_collector(query, collector)
     return [(h.score, h.docnum) for h in collector.results()]
@@ -88,20 +90,6 @@ def test_the_page_and_its_scores_are_whoosh_s(kb, limit):
             assert got.estimated_length() == searcher.search(query, limit=limit).estimated_length()
             assert got.scored_length() == min(limit, len(every)) > 0
         assert norms  # the length tables were used
-
-
-def test_whoosh_s_own_top_n_can_lose_the_best_hit(kb):
-    """Why the test above compares with an exhaustive count: on this index
-    Whoosh's top-1 collection (block-quality pruning) misses the best hit,
-    which term-at-a-time collection finds."""
-    query = _queries()[1]
-    with open_index(KB(kb, "option")) as ix:
-        searcher = ix.searcher().searcher
-        best = _every_hit(searcher, query)[0]
-        assert [(h.score, h.docnum) for h in searcher.search(query, limit=1)] != [best]
-        collector = TermAtATimeCollector(1, {})
-        searcher.search_with_collector(query, collector)
-        assert [(h.score, h.docnum) for h in collector.results()] == [best]
 
 
 def test_a_question_ranks_as_with_whoosh_s_collector(kb, monkeypatch):
