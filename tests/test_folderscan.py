@@ -274,7 +274,14 @@ def count_walks(monkeypatch) -> list[str]:
         walks.append(str(root))
         return freshness.tree_state(root, *args, **kwargs)
 
+    def counted_background(root, *args, **kwargs):
+        state = freshness.background_tree_state(root, *args, **kwargs)
+        if state is not None:  # the walk a reading command started in a child process (cli.main)
+            walks.append(str(root))
+        return state
+
     monkeypatch.setattr(api, "tree_state", counted)
+    monkeypatch.setattr(api, "background_tree_state", counted_background)
     monkeypatch.setattr(update, "tree_state", counted)
     return walks
 

@@ -41,7 +41,9 @@ def test_the_background_digest_is_the_in_process_one(make_kb):
     root = make_kb({"sleep/a.txt": article("Sleep well."), "b.txt": article("Water."), "c/d/e.txt": article("Deep.")})
     assert start_background_walk(lambda: root)
     pid = _pending_pid()
-    assert background_tree_state(root) == tree_state(root)
+    folders, expected_folders = {}, {}
+    assert background_tree_state(root, folders) == tree_state(root, folders=expected_folders)
+    assert folders == expected_folders and len(folders) == 4  # the root, sleep, c, c/d
     assert freshness._background is None and _reaped(pid)
 
 
@@ -135,11 +137,11 @@ def test_a_search_sees_an_edit_through_the_background_walk(make_kb, monkeypatch)
     collected = []
     real_collect = freshness.background_tree_state
     monkeypatch.setattr("healthkb.index.api.background_tree_state",
-                        lambda root: collected.append(real_collect(root)) or collected[-1])
+                        lambda root, folders=None: collected.append(real_collect(root, folders)) or collected[-1])
     assert run_cli("search", "magnesium", "--json").ids() == ["a"]
     assert collected[-1] is not None  # nothing changed: the child's digest answered
     (kb / "c.txt").write_text(article("Zucchini soup."))
-    assert run_cli("search", "zucchini", "--json").ids() == ["c"]  # it differed: walked again, updated
+    assert run_cli("search", "zucchini", "--json").ids() == ["c"]  # it differed: the update used it
     assert len(collected) == 2 and collected[-1] is not None
     assert freshness._background is None
 

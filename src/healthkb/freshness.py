@@ -20,6 +20,7 @@ fails or walked another folder, the digest is taken in the process itself.
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 from array import array
@@ -165,7 +166,9 @@ def _walk_in_child(find_root, read_end: int, write_end: int) -> None:  # pragma:
         root = find_root()
         if root is not None:
             real_root = os.path.realpath(root)
-            message = f"{real_root}\0{tree_state(real_root)}".encode("utf-8", "surrogateescape")
+            folders: dict[str, bytes] = {}
+            digest = tree_state(real_root, folders=folders)
+            message = marshal.dumps((real_root, digest, folders))
             while message:
                 message = message[os.write(write_end, message):]
             code = 0
@@ -175,11 +178,12 @@ def _walk_in_child(find_root, read_end: int, write_end: int) -> None:  # pragma:
         os._exit(code)
 
 
-def background_tree_state(root: str | os.PathLike) -> str | None:
+def background_tree_state(root: str | os.PathLike, folders: dict[str, bytes] | None = None) -> str | None:
     """:func:`tree_state` of ``root`` as the background walk took it at the
-    start of the command, or None (none started, it failed, or it walked
-    another folder).  Waits for the child to finish; a digest is given once,
-    later calls return None."""
+    start of the command (``folders`` receives its folder digests, as
+    tree_state's ``folders`` does), or None (none started, it failed, or it
+    walked another folder).  Waits for the child to finish; a digest is
+    given once, later calls return None."""
     global _background
     if _background is None:
         return None
@@ -194,9 +198,14 @@ def background_tree_state(root: str | os.PathLike) -> str | None:
     finally:
         os.close(read_end)
         _reap(pid)
-    walked, separator, digest = b"".join(chunks).decode("utf-8", "surrogateescape").partition("\0")
-    if not separator or len(digest) != 32 or walked != os.path.realpath(root):
+    try:
+        walked, digest, walked_folders = marshal.loads(b"".join(chunks))
+    except (EOFError, ValueError, TypeError):
+        return None  # the child failed before it wrote (or wrote nothing)
+    if not isinstance(digest, str) or len(digest) != 32 or walked != os.path.realpath(root):
         return None
+    if folders is not None:
+        folders.update(walked_folders)
     return digest
 
 

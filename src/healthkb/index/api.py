@@ -210,16 +210,12 @@ def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[s
 
     The digest and the folder digests of the same walk (``folders``) are
     handed to the update, which then need not walk the tree again.  A
-    command that started the walk in the background (cli.main) looks at that
-    walk's digest first: equal to the recorded one, nothing changed and no
-    walk is done here; else the walk is done here, for the folder digests
-    the update needs (the rare case: an update follows anyway)."""
-    recorded = catalog.get_meta(TREE_STATE_KEY)
-    background = background_tree_state(paths.kb.root)
-    if background is not None and background == recorded:
-        return None
-    state = tree_state(paths.kb.root, folders=folders)
-    return None if recorded == state else state
+    command that started the walk in the background (cli.main) takes both
+    from that walk; the others walk here."""
+    state = background_tree_state(paths.kb.root, folders)
+    if state is None:
+        state = tree_state(paths.kb.root, folders=folders)
+    return None if catalog.get_meta(TREE_STATE_KEY) == state else state
 
 
 def refresh_wanted(refresh: bool = True) -> bool:
