@@ -498,3 +498,23 @@ def test_a_crafted_pickle_in_the_search_index_never_runs_code(small_kb, tmp_path
     assert not marker.exists()
     assert json.loads(cli("search", "lumbar", "--json").stdout)["hits"]
     assert_index_matches_files(small_kb)
+
+
+def test_the_restricted_unpickler_still_opens_a_stock_whoosh_index(tmp_path):
+    """A process that reads healthkb's index (restricted unpickler installed)
+    can still open a plain Whoosh index, whose schema pickles compiled
+    patterns: scripts/eval_realworld.py searches its baseline in-process."""
+    from whoosh import fields, index
+    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.qparser import QueryParser
+
+    from healthkb.index.safepickle import install
+
+    install()
+    schema = fields.Schema(id=fields.ID(stored=True), body=fields.TEXT(analyzer=StemmingAnalyzer()))
+    writer = index.create_in(str(tmp_path), schema).writer()
+    writer.add_document(id="a", body="Lumbar pain settles with movement.")
+    writer.commit()
+    with index.open_dir(str(tmp_path)).searcher() as searcher:
+        hits = searcher.search(QueryParser("body", searcher.schema).parse("lumbar"))
+        assert [hit["id"] for hit in hits] == ["a"]
