@@ -37,9 +37,10 @@ _ALLOWED_NAMES = frozenset({
     ("collections", "defaultdict"), ("collections", "OrderedDict"),
     ("healthkb.index.codec", "unpack"),  # packed posting values and weights (bytes in, tuple out)
     # A compiled pattern pickles as re._compile(pattern, flags): it compiles,
-    # it runs nothing.  Stock Whoosh analyzers (RegexTokenizer) hold one and StemFilter its stem function, so a
-    # process that has installed this unpickler can still open a plain
-    # Whoosh index (scripts/eval_realworld.py's baseline beside healthkb).
+    # it runs nothing.  Stock Whoosh analyzers hold one (RegexTokenizer) and
+    # a stem function (StemFilter), so a process that has installed this
+    # unpickler can still open a plain Whoosh index (eval_realworld.py's
+    # baseline, searched beside healthkb).
     ("re", "_compile"),
     ("whoosh.lang.porter", "stem"),  # StemmingAnalyzer's stem function: pure
 })  # fmt: skip
