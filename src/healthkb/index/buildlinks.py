@@ -16,6 +16,8 @@ tests/test_linkstate.py checks both agree on random KBs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
 from healthkb.index.catalog import ROLE_BASE, ROLE_NEXT, ROLE_PREV, Catalog, decode_teasers
 from healthkb.index.linkstate import infer_from_catalog
@@ -139,11 +141,15 @@ def _same(rowid: int) -> int:
     return rowid
 
 
-def store_links(catalog: Catalog) -> None:
-    """Resolve and store every article's links (after :func:`store_names`)."""
+def store_links(catalog: Catalog, progress: Callable[[int], None]) -> None:
+    """Resolve and store every article's links (after :func:`store_names`);
+    ``progress`` hears how many articles are done."""
     resolver = _BuildResolver(catalog)
     batch: list[tuple] = []
-    for src, prev, nxt, teasers in catalog.db.cursor().execute("SELECT rowid, prev, next, teasers FROM articles"):
+    rows = catalog.db.cursor().execute("SELECT rowid, prev, next, teasers FROM articles")
+    for done, (src, prev, nxt, teasers) in enumerate(rows, 1):
+        if done % 500 == 0:
+            progress(done)
         for link in resolver.resolve("", prev, nxt, decode_teasers(teasers)):
             batch.extend((src, *row) for row in link_rows(link, _same))
         if len(batch) > LINK_BATCH:
