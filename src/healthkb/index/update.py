@@ -306,10 +306,10 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
         dirty = _send_retitled(paths, catalog, sinks, retitled)
         for sink in sinks:
             sink.close_input()
-        # While the workers index what is still queued for them (they lag
-        # the reading by tens of seconds at 100,000 articles), resolve and
-        # store the links: cores the workers leave free are used, and the
-        # links cost no wall time of their own.
+        # Resolve and store the links while the workers index what is still
+        # queued for them (they lag the reading by tens of seconds at 100,000
+        # articles): the link work overlaps theirs instead of adding its own
+        # stretch of one busy core after them.
         store_links(catalog, lambda done: progress("linking", done, total))
 
         indexed = 0
@@ -321,7 +321,7 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
 
         for sink in sinks:
             # Each shard's word counts go straight to the catalog (df adds
-            # up there), so no merged vocabulary sits in memory during links.
+            # up there), so no merged vocabulary is ever held here.
             catalog.add_words(sink.finish(advance).words)
         if dirty:
             catalog.db.executemany("UPDATE articles SET mtime_ns=-1, sha256='' WHERE id=?", ((i,) for i in dirty))
