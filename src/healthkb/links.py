@@ -10,8 +10,10 @@ article at a time, so a caller can stream teasers from its catalog.  Titles
 resolve through a dict, teasers through a sorted list of opening keys and
 ``bisect``: near-linear, never all-pairs.
 
-Reciprocal title inference itself is in titles.py; incremental updates keep
-the resolver's state in the catalog instead (index/linkstate.py).
+Reciprocal title inference itself is in titles.py.  The index keeps the
+resolver's state in its catalog instead and resolves through lookups there,
+in bounded memory (index/buildlinks.py for full builds, index/linkstate.py
+for incremental updates); tests check both give what this module gives.
 
 Decisions worth knowing:
 - A link is resolved *as written*, even when it points at its own article
@@ -223,8 +225,10 @@ class LinkResolver(Resolving):
     """Resolves links against a fixed set of articles (SPEC §2), in memory.
 
     Built from :class:`ArticleKeys`; afterwards it holds only title keys,
-    display titles and the sorted opening keys, not the nav texts.  Used by
-    full builds; incremental updates keep the same state in the catalog.
+    display titles and the sorted opening keys, not the nav texts.  Used for
+    small KBs held in memory (checks.kb_problems) and by tests as the
+    reference; the index keeps the same state in its catalog
+    (index/buildlinks.py, index/linkstate.py).
     """
 
     def __init__(self, articles: Iterable[ArticleKeys]) -> None:

@@ -1,7 +1,7 @@
 """Titles that neighbours give an article (SPEC §2): reciprocal title
 inference along ``<<:``/``>>:`` chains, and which nav text names an article.
-Pure: used by links.py (full builds) and index/linkstate.py (incremental
-updates), which must agree exactly.
+Pure: used by links.py (the in-memory resolver), index/linkstate.py and
+index/buildlinks.py (the catalog's), which must agree exactly.
 """
 
 from __future__ import annotations

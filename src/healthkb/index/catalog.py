@@ -255,6 +255,16 @@ class Catalog:
         ):
             yield rowid, article_id, base_title_of(article_id, base, source, title), SOURCE_NAMES[source], prev, nxt, opening
 
+    def title_rows(self, where: str, params: tuple = ()) -> list[tuple]:
+        """(rowid, id, base title, base source, title, title source) of the
+        articles matching ``where``, decoded."""
+        return [
+            (rowid, article_id, base_title_of(article_id, base, source, title), SOURCE_NAMES[source], title, SOURCE_NAMES[title_source])
+            for rowid, article_id, base, source, title, title_source in self.db.execute(
+                f"SELECT rowid, id, base_title, base_source, title, title_source FROM articles WHERE {where}", params
+            )
+        ]
+
     def set_titles(self, titles: Iterable[tuple[str | int, str, str]]) -> None:
         """Store display titles: (id or rowid, title, source) each.  A base
         title stored as "same as the title" is copied out first."""

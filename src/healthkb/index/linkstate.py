@@ -152,7 +152,7 @@ def update_links(catalog: Catalog, before: dict[str, Before], changed: list[str]
         _refresh_waiting(db, key)
 
     old_claims = dict(db.execute("SELECT key, art FROM claims"))
-    new_claims = _infer(catalog)
+    new_claims = infer_from_catalog(catalog)
     moved = {k for k in old_claims.keys() | new_claims.keys() if old_claims.get(k) != new_claims.get(k)}
     for key in moved:
         db.execute("DELETE FROM claims WHERE key=?", (key,))
@@ -209,7 +209,7 @@ def _refresh_waiting(db, key: str) -> None:
     )
 
 
-def _infer(catalog: Catalog) -> dict[str, int]:
+def infer_from_catalog(catalog: Catalog) -> dict[str, int]:
     """Title inference over the part of the KB where it can happen: articles
     with a waiting nav line, and the articles whose nav lines lead to those
     (links.infer_claims explains why that part is enough).  Cost: the size of

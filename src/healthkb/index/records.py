@@ -1,7 +1,6 @@
 """Shared pieces of index updates: the update report, catalog rows for an
-article, and storing resolved links, titles and the resolver's state.  Used by
-the full build (update.py) and the incremental update (incremental.py,
-linkstate.py).
+article, its links and its nav lines.  Used by the full build (update.py,
+buildlinks.py) and the incremental update (incremental.py, linkstate.py).
 """
 
 from __future__ import annotations
@@ -15,12 +14,9 @@ from healthkb.article import Article
 from healthkb.corpus import Decoded, Skipped
 from healthkb.index.catalog import (
     KIND_CODES,
-    ROLE_BASE,
     ROLE_NEXT,
     ROLE_PREV,
     STATUS_CODES,
-    Catalog,
-    decode_teasers,
     encode_teasers,
     key_hash,
 )
@@ -30,9 +26,6 @@ from healthkb.links import (
     RELATED,
     RESOLVED,
     Link,
-    LinkResolver,
-    Resolving,
-    base_keys,
     nav_line,
     opening_key,
     teaser_key,
@@ -99,10 +92,6 @@ def link_row(link: Link, rowid_of: Callable[[str], int]) -> tuple:
     return (KIND_CODES[link.kind], link.ordinal, key_hash(key), STATUS_CODES[link.status], link.candidate_count, target)
 
 
-def article_link_rows(resolver: Resolving, rowid_of, prev, nxt, teasers) -> list[tuple]:
-    return [link_row(link, rowid_of) for link in resolver.resolve("", prev, nxt, teasers)]
-
-
 def nav_names(rowid: int, prev: str | None, nxt: str | None) -> list[tuple[str, int, int]]:
     """``names`` rows (key, role, art) of an article's nav lines."""
     rows = []
@@ -111,49 +100,6 @@ def nav_names(rowid: int, prev: str | None, nxt: str | None) -> list[tuple[str, 
         if line and line[1]:
             rows.append((line[1], role, rowid))
     return rows
-
-
-def store_all_links(catalog: Catalog, resolver: LinkResolver) -> None:
-    """Store every link and the resolver's state (title keys, inferred titles,
-    waiting nav lines) after a full build.
-
-    The articles are read back twice through a cursor, never fetched whole:
-    at 100,000 articles their rows (teasers included) were the main process's
-    largest allocation during a build."""
-    db = catalog.db
-    for table in ("links", "names", "claims", "waiting"):
-        db.execute(f"DELETE FROM {table}")
-    rowids = catalog.rowid_map()
-    names: list[tuple[str, int, int]] = []
-    for rowid, article_id, base_title, base_source, prev, nxt, _opening in catalog.resolution_rows("1"):
-        names.extend((key, ROLE_BASE, rowid) for key in base_keys(article_id, base_title, base_source))
-        names.extend(nav_names(rowid, prev, nxt))
-        if len(names) > LINK_BATCH:
-            db.executemany("INSERT OR IGNORE INTO names(key, role, art) VALUES (?, ?, ?)", names)
-            names = []
-    db.executemany("INSERT OR IGNORE INTO names(key, role, art) VALUES (?, ?, ?)", names)
-    del names
-    # A nav line waits when no article answers to its key by file name or heading.
-    db.execute(
-        "INSERT OR IGNORE INTO waiting(key, side, art) SELECT key, role - ?, art FROM names AS n"
-        " WHERE role != ? AND NOT EXISTS (SELECT 1 FROM names AS b WHERE b.key = n.key AND b.role = ?)",
-        (ROLE_PREV, ROLE_BASE, ROLE_BASE),
-    )
-    db.executemany("INSERT INTO claims(key, art) VALUES (?, ?)", ((k, rowids[a]) for k, a in resolver.claims.items()))
-    batch: list[tuple] = []
-    for src, prev, nxt, teasers in db.cursor().execute("SELECT rowid, prev, next, teasers FROM articles"):
-        batch.extend((src, *row) for row in article_link_rows(resolver, rowids.__getitem__, prev, nxt, decode_teasers(teasers)))
-        if len(batch) > LINK_BATCH:
-            catalog.insert_links(batch)
-            batch = []
-    catalog.insert_links(batch)
-
-
-LINK_BATCH = 20_000  # rows buffered before an insert: a few MB at most
-
-
-def store_titles(catalog: Catalog, titles) -> None:
-    catalog.set_titles(titles)
 
 
 def opening_hashes(opening: str) -> set[int]:

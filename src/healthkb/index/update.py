@@ -13,7 +13,8 @@ the shard workers while it goes on reading (workers.py); the catalog gets the
 fingerprint of exactly the bytes that were indexed.  A file whose size or
 mtime moved while it was read is stored *dirty* (no mtime or hash can match),
 so the next update re-reads and re-indexes it whatever its bytes are by then.
-Links are resolved after the workers finish, so they never compete for a core.
+Titles and links are worked out from the catalog (buildlinks.py) while the
+workers index the documents still queued for them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb
 from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
+from healthkb.index.buildlinks import settle_titles, store_links, store_names
 from healthkb.index.catalog import Catalog
 from healthkb.index.folderscan import FOLDER_SCAN_KEY, store_folder_digests, update_changed_folders, update_touched_folders
 from healthkb.index.incremental import incremental_update
@@ -37,8 +39,6 @@ from healthkb.index.records import (
     article_values,
     no_progress,
     shard_of,
-    store_all_links,
-    store_titles,
 )
 from healthkb.index.store import (
     TREE_STATE_KEY,
@@ -60,7 +60,6 @@ from healthkb.index.workers import (
     segment_budget_mb,
 )
 from healthkb.kb import remove_stale_copies
-from healthkb.links import ArticleKeys, LinkResolver
 
 __all__ = ["Progress", "UpdateReport", "update_index", "PARALLEL_MIN_DOCS"]
 
@@ -263,8 +262,6 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
 
     shards = len(sinks)
     skipped = list(scan.skipped)
-    keys: list[ArticleKeys] = []
-    base_titles: dict[str, str] = {}
     pending: list[list] = [[] for _ in range(shards)]
     total = len(scan.files)
     with catalog.transaction():
@@ -285,8 +282,6 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
             if not settled:
                 values.update(DIRTY)  # changed while we read it: the next update reads it again
             catalog.upsert_article(values)
-            keys.append(ArticleKeys.from_article(article))
-            base_titles[article.id] = article.title
             batch = pending[shard]
             batch.append((article.id, article.title, article.body))
             if len(batch) >= BATCH_SIZE:
@@ -299,22 +294,23 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
                 sinks[shard].send("add", batch)
         progress("reading", total, total)
 
-        resolver = LinkResolver(keys)
-        del keys
+        # Titles and links are worked out from the rows just written
+        # (buildlinks.py), so nothing per article stays in memory here.
+        store_names(catalog)
         # Documents went out with the article's own title; re-index the few
         # whose display title (inferred from neighbours' nav lines) indexes
         # differently.  Compared as index terms, so "Sleep apnea" vs "Sleep
         # Apnea" costs nothing.
         tokenizer = HealthTokenizer()
-        retitled = [
-            (article_id, resolver.title(article_id)[0])
-            for article_id, base in base_titles.items()
-            if tokenizer.terms(base) != tokenizer.terms(resolver.title(article_id)[0])
-        ]
-        del base_titles
+        retitled = settle_titles(catalog, lambda base, shown: tokenizer.terms(base) != tokenizer.terms(shown))
         dirty = _send_retitled(paths, catalog, sinks, retitled)
         for sink in sinks:
             sink.close_input()
+        # Resolve and store the links while the workers index what is still
+        # queued for them (they lag the reading by tens of seconds at 100,000
+        # articles): the link work overlaps theirs instead of adding its own
+        # stretch of one busy core after them.
+        store_links(catalog, lambda done: progress("linking", done, total))
 
         indexed = 0
 
@@ -325,10 +321,8 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
 
         for sink in sinks:
             # Each shard's word counts go straight to the catalog (df adds
-            # up there), so no merged vocabulary sits in memory during links.
+            # up there), so no merged vocabulary is ever held here.
             catalog.add_words(sink.finish(advance).words)
-        store_all_links(catalog, resolver)
-        store_titles(catalog, resolver.titles())
         if dirty:
             catalog.db.executemany("UPDATE articles SET mtime_ns=-1, sha256='' WHERE id=?", ((i,) for i in dirty))
         catalog.replace_folders(scan.folders)
@@ -336,7 +330,7 @@ def _stream_and_store(paths, catalog, scan, report, progress, generation, sinks)
         catalog.set_meta("generation", str(generation))
         catalog.set_meta("shards", str(shards))
         catalog.set_meta("updated_at", str(time.time()))
-    report.added = [article_id for article_id, _title, _source in resolver.titles()]
+    report.added = [row[0] for row in catalog.db.execute("SELECT id FROM articles ORDER BY id")]
     report.skipped = skipped
 
 
