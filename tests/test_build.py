@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,7 @@ def test_a_killed_worker_is_retried_once_with_smaller_pools(kb, monkeypatch):
     report = reindex(kb_of(kb), full=True)
     assert any("out of memory" in notice for notice in report.notices), report.notices
     assert budgets[-1] < budgets[0]
+    assert threading.active_count() == 1  # the killed worker's pipe threads ended too
     assert_index_is_current(kb)
 
 

@@ -328,6 +328,17 @@ class ShardWorker:
                 stream.close()
             except OSError:
                 pass
+        # Wake the writer thread if it waits for a batch that will never come
+        # (its pipe is closed now, so it stops), and let both threads end: a
+        # process that goes on after a failed build (a retry, a library
+        # caller) would otherwise keep them, and a reading command's
+        # background walk is never forked beside other threads.
+        try:
+            self._outbox.put_nowait(None)
+        except queue.Full:
+            pass  # the writer is busy sending: the closed pipe stops it
+        for thread in self._threads:
+            thread.join(timeout=5)
 
 
 if __name__ == "__main__":
