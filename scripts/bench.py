@@ -14,10 +14,12 @@ measured in the same run, with the probes interleaved round by round.
 
 Every healthkb measurement is allowed to fail (the command may not exist
 yet): its error goes to the JSON, "n/a" to the table, and the run goes on.
-Memory: each child is reaped with os.wait4, whose ru_maxrss is the peak RSS
-of the largest single process (the child or any of its reaped children);
-for reindex the process tree's summed PSS is also sampled every 20 ms, which
-counts worker processes together and shared pages once.
+Memory: for healthkb's builds and updates the process tree is sampled every
+20 ms: the largest process's peak RSS (VmHWM, which a new program starts
+afresh) and the tree's summed PSS (workers together, shared pages once).
+os.wait4's ru_maxrss is not used for them: Linux carries a forking
+parent's peak over into the child's program, so a child of this script
+reported the script's own size (155 MB for a 34 MB update).
 """
 
 from __future__ import annotations
@@ -93,11 +95,12 @@ class Failed(Exception):
 # --------------------------------------------------------------------------- processes
 
 class TreeSampler(threading.Thread):
-    """Peak of the summed PSS (kB) of a process and all its descendants."""
+    """Peak of the summed PSS (kB) of a process and all its descendants, and
+    the largest peak RSS (VmHWM, kB) of any one of them."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak_kb, self._halt = pid, 0, threading.Event()
+        self.pid, self.peak_kb, self.largest_kb, self._halt = pid, 0, 0, threading.Event()
         self.start()
 
     def _tree(self) -> list[int]:
@@ -121,15 +124,19 @@ class TreeSampler(threading.Thread):
                         if line.startswith("Pss:"):
                             total += int(line.split()[1])
                             break
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.largest_kb = max(self.largest_kb, int(line.split()[1]))
+                            break
                 except OSError:  # the process ended between listing and reading
                     pass
             self.peak_kb = max(self.peak_kb, total)
             self._halt.wait(SAMPLE_INTERVAL)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._halt.set()
         self.join()
-        return self.peak_kb
+        return self.peak_kb, self.largest_kb
 
 
 def _listdir(path: str) -> list[str]:
@@ -159,9 +166,10 @@ def run(cmd: list[str], env: dict, timeout: float = SHORT_TIMEOUT, sample_memory
         proc.stdout.close()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
+    tree_pss_kb, largest_kb = sampler.stop() if sampler else (None, None)
     return {"seconds": seconds, "rc": proc.returncode, "stdout": out.decode("utf-8", "replace"),
-            "stderr": stderr, "max_rss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "tree_pss_kb": sampler.stop() if sampler else None}
+            "stderr": stderr, "max_rss_kb": largest_kb or usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "tree_pss_kb": tree_pss_kb}
 
 
 def _kill_group(pid: int) -> None:
@@ -318,10 +326,10 @@ def bench_links(kb_dir: Path) -> dict:
 
 def bench_freshness(kb_dir: Path, repeat: int = 15) -> dict:
     """The freshness check every reading command runs before it answers
-    (healthkb.index.api._is_stale: a stat of every article), in-process, on an
+    (healthkb.index.api._current_state_if_stale: a stat of every article), in-process, on an
     up-to-date index.  CPU time is reported beside wall time: on a busy
     machine the wall time mostly measures the other processes."""
-    from healthkb.index.api import _is_stale  # noqa: PLC0415
+    from healthkb.index.api import _current_state_if_stale  # noqa: PLC0415
     from healthkb.index.store import index_paths, open_catalog_for_read  # noqa: PLC0415
     from healthkb.kb import resolve_kb  # noqa: PLC0415
     paths = index_paths(resolve_kb(str(kb_dir)))
@@ -332,7 +340,7 @@ def bench_freshness(kb_dir: Path, repeat: int = 15) -> dict:
     try:
         for _ in range(repeat):
             wall, cpu = time.perf_counter(), time.process_time()
-            if _is_stale(paths, catalog):
+            if _current_state_if_stale(paths, catalog, {}) is not None:
                 raise Failed("the freshness check says an up-to-date index is stale")
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
@@ -463,7 +471,10 @@ class SizeBench:
     def bench_rounds(self) -> None:
         """Whole-process probes, interleaved round by round so drift hits all alike."""
         log(f"size {self.n}: whole-process searches, grep, rg, FTS5 ({self.reps} rounds)")
-        probes = {"grep": lambda w: ["grep", "-rli", "--exclude-dir=.healthkb", w, str(self.kb)]}
+        # grep -rli finds the letters anywhere; -w asks for the word, as a
+        # search does (issue 15 compares with grep -rliw).
+        probes = {"grep": lambda w: ["grep", "-rli", "--exclude-dir=.healthkb", w, str(self.kb)],
+                  "grep_w": lambda w: ["grep", "-rliw", "--exclude-dir=.healthkb", w, str(self.kb)]}
         if shutil.which("rg"):
             probes["rg"] = lambda w: ["rg", "-li", w, str(self.kb)]
         if getattr(self, "db", None):
@@ -566,7 +577,7 @@ class SizeBench:
         times, reports, peaks = [], [], []
         for rep in range(self.reps):
             change(rep)
-            result = checked(run(self.hk("reindex", "--json"), self.env, timeout=900))
+            result = checked(run(self.hk("reindex", "--json"), self.env, timeout=900, sample_memory=True))
             report = parse_json(result, "added", "updated", "removed")
             times.append(result["seconds"])
             peaks.append(result["max_rss_kb"] / 1024)
@@ -610,6 +621,7 @@ class SizeBench:
             return a / b if a is not None and b else None
         return {
             "search_words_over_grep": ratio(get("search_words", "p50_ms"), get("grep", "p50_ms")),
+            "search_words_over_grep_w": ratio(get("search_words", "p50_ms"), get("grep_w", "p50_ms")),
             "search_words_over_rg": ratio(get("search_words", "p50_ms"), get("rg", "p50_ms")),
             "search_words_over_fts5_process": ratio(get("search_words", "p50_ms"), get("fts5_process", "p50_ms")),
             "build_over_fts5_build": ratio(get("reindex_full", "seconds"), get("fts5", "build_s")),
@@ -667,6 +679,7 @@ ROWS = [  # (label, key, field, format)
     ("  of which the standard library (own time)", "search_imports", "other_ms", "{:.0f}"),
     ("grep -rli p50 ms", "grep", "p50_ms", "{:.0f}"),
     ("grep -rli p95 ms", "grep", "p95_ms", "{:.0f}"),
+    ("grep -rliw p50 ms", "grep_w", "p50_ms", "{:.0f}"),
     ("rg -li p50 ms", "rg", "p50_ms", "{:.0f}"),
     ("FTS5 build s (reading files included)", "fts5", "build_s", "{:.1f}"),
     ("FTS5 build docs/s", "fts5", "docs_per_s", "{:.0f}"),
@@ -677,6 +690,7 @@ ROWS = [  # (label, key, field, format)
     ("FTS5 query + snippet in-process p50 ms", "fts5_snippet", "p50_ms", "{:.2f}"),
     ("FTS5 query, process p50 ms", "fts5_process", "p50_ms", "{:.0f}"),
     ("ratio: search / grep (single words, p50)", "ratios", "search_words_over_grep", "{:.2f}"),
+    ("ratio: search / grep -w (single words, p50)", "ratios", "search_words_over_grep_w", "{:.2f}"),
     ("ratio: search / rg (single words, p50)", "ratios", "search_words_over_rg", "{:.2f}"),
     ("ratio: search / FTS5 process (single words, p50)", "ratios", "search_words_over_fts5_process", "{:.2f}"),
     ("ratio: reindex --full / FTS5 build", "ratios", "build_over_fts5_build", "{:.2f}"),
@@ -709,7 +723,7 @@ def targets(result: dict) -> dict:
         "reindex after changing 1 <= 0.5 s": check(val("reindex_change1", "seconds"), lambda v: v <= 0.5),
         "search WORD p50 <= 70 ms (100 ms at 100k)":
             check(val("search_words", "p50_ms"), lambda v: v <= (100 if n >= 100_000 else 70)),
-        "search WORD <= 0.8 x grep": check(val("ratios", "search_words_over_grep"), lambda v: v <= 0.8),
+        "search WORD <= 0.8 x grep -rliw": check(val("ratios", "search_words_over_grep_w"), lambda v: v <= 0.8),
         "peak memory while building <= 300 MB": check(memory, lambda v: v <= 300),
         "index size <= 1.5 x corpus": check(val("reindex_full", "index_ratio"), lambda v: v <= 1.5),
         # issue 15
