@@ -10,7 +10,6 @@ offers nothing.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -25,23 +24,10 @@ COMPLETE_VAR = "_HEALTHKB_COMPLETE"
 def _kb_root(ctx: click.Context) -> Path | None:
     """The KB a completion is for, found the way commands find it, but
     never created and never an error."""
-    from healthkb.errors import HealthKBError
-    from healthkb.kb import STATE_DIR_NAME, find_marked_kb, resolve_kb, user_data_dir
+    from healthkb.kb import existing_kb_root
 
     option = ctx.meta.get("healthkb.kb_path") or ctx.find_root().params.get("kb_path")
-    if option or os.environ.get("HEALTHKB_KB"):
-        try:
-            return resolve_kb(option).root
-        except HealthKBError:
-            return None
-    try:
-        marked = find_marked_kb(Path.cwd().resolve())
-    except OSError:
-        marked = None
-    if marked is not None:
-        return marked
-    root = user_data_dir()
-    return root if (root / STATE_DIR_NAME).is_dir() else None
+    return existing_kb_root(option)
 
 
 def _catalog_path(root: Path) -> Path | None:
