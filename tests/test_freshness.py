@@ -152,3 +152,98 @@ def test_an_edit_is_seen_without_the_background_walk(make_kb, monkeypatch):
     monkeypatch.setattr("healthkb.cli.start_background_walk", lambda find_root: False)
     (kb / "a.txt").write_text(article("Zucchini soup."))
     assert run_cli("search", "zucchini", "--json").ids() == ["a"]
+
+
+# ---------------------------------------------------------------- the walk split over two processes
+
+
+def _serial(root, folders=None) -> str:
+    """tree_state with the split walk unavailable: one process walks all."""
+    saved = freshness._fork_walk
+    freshness._fork_walk = lambda *args: None
+    try:
+        return tree_state(root, folders=folders)
+    finally:
+        freshness._fork_walk = saved
+
+
+@pytest.fixture
+def kb_root(tmp_path):
+    root = tmp_path / "walked"  # tmp_path also holds the isolated home and KB
+    root.mkdir()
+    return root
+
+
+def _tree(root, layout: dict[str, str]) -> None:
+    for rel, text in layout.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+
+
+LAYOUT = {f"{folder}/{sub}/a{n}.txt": f"# T {folder} {n}\nBody {n} |\n"
+          for folder in ("back", "heart", "sleep", "skin", "gut") for sub in ("x", "y") for n in range(3)}
+
+
+@pytest.mark.parametrize("folders", [1, 2, 3, 5])
+def test_the_split_walk_gives_the_serial_digest_and_folder_digests(kb_root, folders):
+    kept = {rel: text for rel, text in LAYOUT.items() if rel.split("/")[0] in ("back", "heart", "sleep", "skin", "gut")[:folders]}
+    _tree(kb_root, {**kept, "top.txt": "# Top\nAt the root |\n", "notes.md": "not an article"})
+    children = []
+    real_fork = freshness._fork_walk
+    freshness._fork_walk = lambda *args: children.append(real_fork(*args)) or children[-1]
+    try:
+        split_folders: dict[str, bytes] = {}
+        split = tree_state(kb_root, folders=split_folders)
+    finally:
+        freshness._fork_walk = real_fork
+    serial_folders: dict[str, bytes] = {}
+    assert split == _serial(kb_root, serial_folders)
+    assert split_folders == serial_folders and len(serial_folders) == 1 + 3 * folders
+    # A child walked half (one subfolder: nothing to split).
+    assert [child is not None for child in children] == ([True] if folders >= 2 else [])
+
+
+def test_a_change_in_either_half_moves_the_split_digest(kb_root):
+    _tree(kb_root, LAYOUT)
+    before = tree_state(kb_root)
+    for rel in ("back/x/a0.txt", "gut/y/a2.txt"):  # first and last top-level folder
+        path = kb_root / rel
+        path.write_text(path.read_text("utf-8") + "more", "utf-8")
+        after = tree_state(kb_root)
+        assert after != before and after == _serial(kb_root)
+        before = after
+
+
+def test_a_folder_reached_from_both_halves_is_counted_as_the_serial_walk_counts_it(kb_root):
+    _tree(kb_root, LAYOUT)
+    # A link inside the KB from one top-level folder into another: both
+    # halves would walk it; the serial walk visits it once.
+    tops = ("back", "heart", "sleep", "skin", "gut")
+    for top in tops:  # every folder links into every other: some links cross the halves
+        for other in tops:
+            if other != top:
+                os.symlink(kb_root / other / "x", kb_root / top / f"to-{other}")
+    folders: dict[str, bytes] = {}
+    serial_folders: dict[str, bytes] = {}
+    assert tree_state(kb_root, folders=folders) == _serial(kb_root, serial_folders)
+    assert folders == serial_folders
+
+
+def test_unreadable_and_oddly_named_entries_split_like_the_serial_walk(kb_root):
+    _tree(kb_root, LAYOUT)
+    odd = os.fsencode(kb_root / "heart") + b"/caf\xe9.txt"  # not UTF-8: a surrogate in the name
+    with open(odd, "wb") as handle:
+        handle.write(b"# Cafe\nBody |\n")
+    (kb_root / "sleep" / "locked").mkdir()
+    os.chmod(kb_root / "sleep" / "locked", 0)
+    try:
+        assert tree_state(kb_root) == _serial(kb_root)
+    finally:
+        os.chmod(kb_root / "sleep" / "locked", 0o755)
+
+
+def test_a_failed_child_leaves_the_walk_to_this_process(kb_root, monkeypatch):
+    _tree(kb_root, LAYOUT)
+    monkeypatch.setattr(freshness, "_collect_walk", lambda child: (freshness._reap(child[0]), os.close(child[1]), None)[-1])
+    assert tree_state(kb_root) == _serial(kb_root)

@@ -16,6 +16,13 @@ modules on the other core, and collects it when it needs it
 (:func:`background_tree_state`).  Threads cannot do this: the walk holds the
 GIL between its ``stat`` calls.  Where there is no ``fork``, or the child
 fails or walked another folder, the digest is taken in the process itself.
+
+The walk itself is split the same way: after the root, a forked child walks
+the last half of its subfolders while this process walks the others, and
+the two halves are joined in the order one walk would have visited them, so
+the digest is the same (at 100,000 articles: ~0.25 s instead of ~0.4 s).  A
+folder reached from both halves (a link inside the KB) or a failed child
+leaves the decision to one serial walk.
 """
 
 from __future__ import annotations
@@ -58,56 +65,162 @@ def tree_state(
     import hashlib  # lazy: OpenSSL costs an import only when used
 
     real_root = os.path.realpath(root)
-    names: list[str] = []
-    numbers = array("q")
-    add_name, add_number = names.append, numbers.append
-    seen: set[tuple[int, int]] = set()
-    pending = [real_root]
-    while pending:
-        folder = pending.pop()
-        try:
-            st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            listing = os.scandir(folder)
-        except OSError:
-            add_name(folder)  # unreadable: the scan reports it, and so must stay unchanged
-            if folders is not None:
-                folders[folder] = b""
-            continue
-        add_name(folder)
-        first_name, first_number = len(names), len(numbers)
-        add_number(st.st_mtime_ns)
-        with listing:
-            for entry in listing:
-                name = entry.name
-                if name[0] == ".":
-                    continue
-                try:
-                    if entry.is_dir():
-                        if not entry.is_symlink() or _inside(os.path.realpath(entry.path), real_root):
-                            pending.append(entry.path)
-                        continue
-                    if name[-4:].lower() != ".txt":
-                        continue
-                    st = entry.stat()
-                except OSError:
-                    add_name(name)
-                    continue
-                add_name(name)
-                add_number(st.st_size)
-                add_number(st.st_mtime_ns)
-                add_number(st.st_ino)
-                if stats is not None:
-                    stats[entry.path] = (st.st_size, st.st_mtime_ns)
-        if folders is not None:
-            part = hashlib.blake2b("\0".join(names[first_name:]).encode("utf-8", "surrogateescape"), digest_size=16)
-            part.update(numbers[first_number:].tobytes())
-            folders[folder] = part.digest()
+    walk = _Walk(real_root, stats, folders)
+    walk.run([real_root], stop_after_first=True)  # the root itself: its entries, its subfolders
+    subtrees = walk.pending
+    walk.pending = []
+    share = len(subtrees) // 2
+    child = _fork_walk(real_root, walk.seen, subtrees[len(subtrees) - share:]) if stats is None and share else None
+    if child is None:
+        walk.run(subtrees)
+    else:
+        # The serial walk pops the last subfolder first, so the subtrees the
+        # child took (the last half) come first in the digest, then ours.
+        before = set(walk.seen)  # the root: both halves start from it
+        ours = _Walk(real_root, None, {} if folders is not None else None, set(before))
+        ours.run(subtrees[: len(subtrees) - share])
+        theirs = _collect_walk(child)
+        if theirs is None or not (theirs.seen - before).isdisjoint(ours.seen - before):
+            # The child failed, or a folder was reached from both halves (a
+            # link inside the KB): the serial walk decides which visit counts.
+            walk.run(subtrees)
+        else:
+            walk.extend(theirs)
+            walk.extend(ours)
+    names, numbers = walk.names, walk.numbers
     digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
     digest.update(numbers.tobytes())
     return digest.hexdigest()
+
+
+class _Walk:
+    """The loop behind :func:`tree_state`: a stack of folders, each folder's
+    name and numbers appended in the order the walk visits them."""
+
+    def __init__(self, real_root: str, stats, folders, seen: set | None = None) -> None:
+        self.real_root, self.stats, self.folders = real_root, stats, folders
+        self.names: list[str] = []
+        self.numbers = array("q")
+        self.seen: set[tuple[int, int]] = seen if seen is not None else set()
+        self.pending: list[str] = []
+
+    def run(self, pending: list[str], stop_after_first: bool = False) -> None:
+        import hashlib
+
+        names, numbers, seen, stats, folders = self.names, self.numbers, self.seen, self.stats, self.folders
+        add_name, add_number = names.append, numbers.append
+        real_root = self.real_root
+        self.pending = pending
+        while pending:
+            folder = pending.pop()
+            try:
+                st = os.stat(folder)
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                listing = os.scandir(folder)
+            except OSError:
+                add_name(folder)  # unreadable: the scan reports it, and so must stay unchanged
+                if folders is not None:
+                    folders[folder] = b""
+                continue
+            add_name(folder)
+            first_name, first_number = len(names), len(numbers)
+            add_number(st.st_mtime_ns)
+            with listing:
+                for entry in listing:
+                    name = entry.name
+                    if name[0] == ".":
+                        continue
+                    try:
+                        if entry.is_dir():
+                            if not entry.is_symlink() or _inside(os.path.realpath(entry.path), real_root):
+                                pending.append(entry.path)
+                            continue
+                        if name[-4:].lower() != ".txt":
+                            continue
+                        st = entry.stat()
+                    except OSError:
+                        add_name(name)
+                        continue
+                    add_name(name)
+                    add_number(st.st_size)
+                    add_number(st.st_mtime_ns)
+                    add_number(st.st_ino)
+                    if stats is not None:
+                        stats[entry.path] = (st.st_size, st.st_mtime_ns)
+            if folders is not None:
+                part = hashlib.blake2b("\0".join(names[first_name:]).encode("utf-8", "surrogateescape"), digest_size=16)
+                part.update(numbers[first_number:].tobytes())
+                folders[folder] = part.digest()
+            if stop_after_first:
+                return
+
+    def extend(self, other: "_Walk") -> None:
+        self.names.extend(other.names)
+        self.numbers.extend(other.numbers)
+        self.seen |= other.seen
+        if self.folders is not None and other.folders is not None:
+            self.folders.update(other.folders)
+
+
+def _fork_walk(real_root: str, seen: set, subtrees: list[str]) -> tuple[int, int] | None:
+    """Walk ``subtrees`` in a forked child, the stat calls of the other half
+    on the other core (they are system calls: a thread would wait for the
+    GIL between them).  (pid, read end) or None: no fork here, other threads
+    running (a child forked beside them may inherit a lock one holds), or no
+    process left; the caller then walks them itself."""
+    threading = sys.modules.get("threading")
+    if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
+        return None
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            os.close(read_end)
+            walk = _Walk(real_root, None, {}, set(seen))
+            walk.run(list(subtrees))
+            message = marshal.dumps((walk.names, walk.numbers.tobytes(), walk.folders, list(walk.seen)))
+            while message:
+                message = message[os.write(write_end, message):]
+            code = 0
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the caller
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect_walk(child: tuple[int, int]) -> "_Walk | None":
+    """The child's walk, or None when it failed."""
+    pid, read_end = child
+    chunks = []
+    try:
+        while chunk := os.read(read_end, 1 << 20):
+            chunks.append(chunk)
+    except OSError:
+        chunks = []
+    finally:
+        os.close(read_end)
+        _reap(pid)
+    try:
+        names, numbers, folders, seen = marshal.loads(b"".join(chunks))
+    except (EOFError, ValueError, TypeError):
+        return None
+    walk = _Walk("", None, folders, set(map(tuple, seen)))
+    walk.names = names
+    walk.numbers.frombytes(numbers)
+    return walk
 
 
 def start_background_walk(find_root: Callable[[], str | os.PathLike | None]) -> bool:
