@@ -167,9 +167,34 @@ class _Walk:
 def _fork_walk(real_root: str, seen: set, subtrees: list[str]) -> tuple[int, int] | None:
     """Walk ``subtrees`` in a forked child, the stat calls of the other half
     on the other core (they are system calls: a thread would wait for the
-    GIL between them).  (pid, read end) or None: no fork here, other threads
-    running (a child forked beside them may inherit a lock one holds), or no
-    process left; the caller then walks them itself."""
+    GIL between them).  (pid, read end), or None: the caller walks them."""
+
+    def walk_them() -> tuple:
+        walk = _Walk(real_root, None, {}, set(seen))
+        walk.run(list(subtrees))
+        return walk.names, walk.numbers.tobytes(), walk.folders, list(walk.seen)
+
+    return _fork_child(walk_them)
+
+
+def _collect_walk(child: tuple[int, int]) -> "_Walk | None":
+    """The child's walk, or None when it failed."""
+    try:
+        names, numbers, folders, seen = _read_child(child)
+    except (TypeError, ValueError):
+        return None  # it failed: nothing, or not what a walk sends
+    walk = _Walk("", None, folders, set(map(tuple, seen)))
+    walk.names = names
+    walk.numbers.frombytes(numbers)
+    return walk
+
+
+def _fork_child(work: Callable[[], object]) -> tuple[int, int] | None:
+    """Run ``work`` in a forked child that sends its result back (marshal,
+    through a pipe) and leaves with ``os._exit``.  (pid, read end), or None
+    when no child can be started: no ``fork`` here, other threads running (a
+    child forked beside them may inherit a lock one of them held), no pipe
+    or process left."""
     threading = sys.modules.get("threading")
     if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
         return None
@@ -187,9 +212,7 @@ def _fork_walk(real_root: str, seen: set, subtrees: list[str]) -> tuple[int, int
         code = 1
         try:
             os.close(read_end)
-            walk = _Walk(real_root, None, {}, set(seen))
-            walk.run(list(subtrees))
-            message = marshal.dumps((walk.names, walk.numbers.tobytes(), walk.folders, list(walk.seen)))
+            message = marshal.dumps(work())
             while message:
                 message = message[os.write(write_end, message):]
             code = 0
@@ -201,8 +224,9 @@ def _fork_walk(real_root: str, seen: set, subtrees: list[str]) -> tuple[int, int
     return pid, read_end
 
 
-def _collect_walk(child: tuple[int, int]) -> "_Walk | None":
-    """The child's walk, or None when it failed."""
+def _read_child(child: tuple[int, int]) -> object:
+    """What a :func:`_fork_child` child sent, once it has finished (it is
+    reaped); None when it sent nothing readable (it failed)."""
     pid, read_end = child
     chunks = []
     try:
@@ -214,13 +238,9 @@ def _collect_walk(child: tuple[int, int]) -> "_Walk | None":
         os.close(read_end)
         _reap(pid)
     try:
-        names, numbers, folders, seen = marshal.loads(b"".join(chunks))
+        return marshal.loads(b"".join(chunks))
     except (EOFError, ValueError, TypeError):
         return None
-    walk = _Walk("", None, folders, set(map(tuple, seen)))
-    walk.names = names
-    walk.numbers.frombytes(numbers)
-    return walk
 
 
 def start_background_walk(find_root: Callable[[], str | os.PathLike | None]) -> bool:
@@ -233,25 +253,10 @@ def start_background_walk(find_root: Callable[[], str | os.PathLike | None]) -> 
     walks, writes one line to the pipe and leaves with ``os._exit``."""
     global _background
     discard_background_walk()
-    threading = sys.modules.get("threading")
-    if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
-        return False  # a child forked beside other threads may inherit a lock one of them held
     import hashlib  # noqa: F401 - the digest's, loaded once here rather than again in the child
-    try:
-        read_end, write_end = os.pipe()
-    except OSError:
-        return False
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return False
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
-        _walk_in_child(find_root, read_end, write_end)
-    os.close(write_end)
-    _background = (pid, read_end)
-    return True
+
+    _background = _fork_child(lambda: _walk_found_root(find_root))
+    return _background is not None
 
 
 def discard_background_walk() -> None:
@@ -272,23 +277,13 @@ def discard_background_walk() -> None:
     _reap(pid)
 
 
-def _walk_in_child(find_root, read_end: int, write_end: int) -> None:  # pragma: no cover - runs in the child
-    code = 1
-    try:
-        os.close(read_end)
-        root = find_root()
-        if root is not None:
-            real_root = os.path.realpath(root)
-            folders: dict[str, bytes] = {}
-            digest = tree_state(real_root, folders=folders)
-            message = marshal.dumps((real_root, digest, folders))
-            while message:
-                message = message[os.write(write_end, message):]
-            code = 0
-    except BaseException:  # noqa: BLE001 - whatever happens, the child must not return into the command
-        pass
-    finally:
-        os._exit(code)
+def _walk_found_root(find_root) -> tuple | None:  # pragma: no cover - runs in the child
+    root = find_root()
+    if root is None:
+        return None
+    real_root = os.path.realpath(root)
+    folders: dict[str, bytes] = {}
+    return real_root, tree_state(real_root, folders=folders), folders
 
 
 def background_tree_state(root: str | os.PathLike, folders: dict[str, bytes] | None = None) -> str | None:
@@ -300,21 +295,11 @@ def background_tree_state(root: str | os.PathLike, folders: dict[str, bytes] | N
     global _background
     if _background is None:
         return None
-    pid, read_end = _background
-    _background = None
-    chunks = []
+    child, _background = _background, None
     try:
-        while chunk := os.read(read_end, 65536):
-            chunks.append(chunk)
-    except OSError:
-        chunks = []
-    finally:
-        os.close(read_end)
-        _reap(pid)
-    try:
-        walked, digest, walked_folders = marshal.loads(b"".join(chunks))
-    except (EOFError, ValueError, TypeError):
-        return None  # the child failed before it wrote (or wrote nothing)
+        walked, digest, walked_folders = _read_child(child)
+    except (TypeError, ValueError):
+        return None  # the child failed, or had no KB to walk
     if not isinstance(digest, str) or len(digest) != 32 or walked != os.path.realpath(root):
         return None
     if folders is not None:
