@@ -20,19 +20,17 @@ from collections.abc import Callable
 
 from healthkb.article import TITLE_FROM_HEADING, TITLE_FROM_NAV
 from healthkb.index.catalog import ROLE_BASE, ROLE_NEXT, ROLE_PREV, Catalog, decode_teasers
-from healthkb.index.linkstate import infer_from_catalog
+from healthkb.index.linkstate import CatalogResolver, infer_from_catalog
 from healthkb.index.records import link_row, nav_names
-from healthkb.links import MAX_CANDIDATES, Resolving, base_keys, clean_text
+from healthkb.links import base_keys, clean_text
 from healthkb.titles import pick_nav_title
 
 ROW_BATCH = 5_000  # articles per chunk of title work
 LINK_BATCH = 20_000  # rows buffered before an insert: a few MB at most
-OWNER_CACHE_SIZE = 50_000  # title keys whose owners a build resolver remembers
 # SQLite page cache while links resolve (KiB): lookups hop around the names
 # table and the opening index; at 100,000 articles SQLite's default 2 MB
 # cost 58 CPU-s of resolution, 32 MB 49 s.
 LINK_CACHE_KIB = 32 * 1024
-_UPPER = "\U0010ffff"  # sorts after every character a match key holds
 
 
 def store_names(catalog: Catalog) -> None:
@@ -102,41 +100,6 @@ def settle_titles(catalog: Catalog, differs) -> list[tuple[str, str]]:
     return retitled
 
 
-class _BuildResolver(Resolving):
-    """Lookups in the catalog's ``names``, ``claims`` and ``opening``.  Its
-    link targets are catalog rowids (sorted by article id), which is what
-    link rows store, so no id → rowid map is held."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__()
-        self.db = catalog.db
-        self._owners: dict[str, tuple[int, ...]] = {}
-
-    def title_owners(self, key: str) -> tuple[int, ...]:
-        found = self._owners.get(key)
-        if found is None:
-            rows = self.db.execute(
-                "SELECT a.rowid FROM articles a WHERE a.rowid IN"
-                " (SELECT art FROM names WHERE key=? AND role=? UNION SELECT art FROM claims WHERE key=?) ORDER BY a.id",
-                (key, ROLE_BASE, key),
-            )
-            found = tuple(r[0] for r in rows)
-            if len(self._owners) >= OWNER_CACHE_SIZE:
-                self._owners.clear()  # crude, but bounded and never wrong
-            self._owners[key] = found
-        return found
-
-    def opening_matches(self, key: str) -> tuple[tuple[int, ...], int]:
-        bounds = (key, key + _UPPER)
-        rowids = self.db.execute(
-            "SELECT rowid FROM articles WHERE opening >= ? AND opening < ? ORDER BY id LIMIT ?", (*bounds, MAX_CANDIDATES)
-        ).fetchall()
-        if len(rowids) < MAX_CANDIDATES:
-            return tuple(r[0] for r in rowids), len(rowids)
-        count = self.db.execute("SELECT count(*) FROM articles WHERE opening >= ? AND opening < ?", bounds).fetchone()[0]
-        return tuple(r[0] for r in rowids), count
-
-
 def _same(rowid: int) -> int:
     return rowid
 
@@ -145,7 +108,7 @@ def store_links(catalog: Catalog, progress: Callable[[int], None]) -> None:
     """Resolve and store every article's links (after :func:`store_names`);
     ``progress`` hears how many articles are done."""
     catalog.db.execute(f"PRAGMA cache_size=-{LINK_CACHE_KIB}")
-    resolver = _BuildResolver(catalog)
+    resolver = CatalogResolver(catalog, target="rowid")
     batch: list[tuple] = []
     rows = catalog.db.cursor().execute("SELECT rowid, prev, next, teasers FROM articles")
     for done, (src, prev, nxt, teasers) in enumerate(rows, 1):

@@ -33,35 +33,47 @@ from healthkb.titles import NavLines, infer_claims, pick_nav_title
 _UPPER = "\U0010ffff"  # sorts after every character a match key holds
 
 
+OWNER_CACHE_SIZE = 50_000  # title keys whose owners a resolver remembers (a full build asks for all)
+
+
 class CatalogResolver(Resolving):
     """Resolves links with lookups in the catalog (same answers as LinkResolver,
-    ambiguous candidates capped at MAX_CANDIDATES)."""
+    ambiguous candidates capped at MAX_CANDIDATES).  Targets are article ids,
+    or with ``target="rowid"`` catalog rowids (what link rows store, so a full
+    build holds no id → rowid map); either way ordered by article id."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, target: str = "id") -> None:
         super().__init__()
+        if target not in ("id", "rowid"):
+            raise ValueError(f"target must be 'id' or 'rowid', not {target!r}")
         self.db = catalog.db
-        self._owners: dict[str, tuple[str, ...]] = {}
+        self._column = target
+        self._owners: dict[str, tuple] = {}
 
-    def title_owners(self, key: str) -> tuple[str, ...]:
+    def title_owners(self, key: str) -> tuple:
         found = self._owners.get(key)
         if found is None:
             rows = self.db.execute(
-                "SELECT a.id FROM names n JOIN articles a ON a.rowid = n.art WHERE n.key=? AND n.role=? "
-                "UNION SELECT a.id FROM claims c JOIN articles a ON a.rowid = c.art WHERE c.key=?",
+                f"SELECT a.{self._column} FROM articles a WHERE a.rowid IN"
+                " (SELECT art FROM names WHERE key=? AND role=? UNION SELECT art FROM claims WHERE key=?) ORDER BY a.id",
                 (key, ROLE_BASE, key),
             )
-            found = self._owners[key] = tuple(sorted(r[0] for r in rows))
+            found = tuple(r[0] for r in rows)
+            if len(self._owners) >= OWNER_CACHE_SIZE:
+                self._owners.clear()  # crude, but bounded and never wrong
+            self._owners[key] = found
         return found
 
-    def opening_matches(self, key: str) -> tuple[tuple[str, ...], int]:
+    def opening_matches(self, key: str) -> tuple[tuple, int]:
         bounds = (key, key + _UPPER)
-        ids = self.db.execute(
-            "SELECT id FROM articles WHERE opening >= ? AND opening < ? ORDER BY id LIMIT ?", (*bounds, MAX_CANDIDATES)
+        found = self.db.execute(
+            f"SELECT {self._column} FROM articles WHERE opening >= ? AND opening < ? ORDER BY id LIMIT ?",
+            (*bounds, MAX_CANDIDATES),
         ).fetchall()
-        if len(ids) < MAX_CANDIDATES:
-            return tuple(r[0] for r in ids), len(ids)
+        if len(found) < MAX_CANDIDATES:
+            return tuple(r[0] for r in found), len(found)
         count = self.db.execute("SELECT count(*) FROM articles WHERE opening >= ? AND opening < ?", bounds).fetchone()[0]
-        return tuple(r[0] for r in ids), count
+        return tuple(r[0] for r in found), count
 
 
 def backlink_hashes(catalog: Catalog, row: ArticleRow) -> set[int]:
