@@ -1,5 +1,5 @@
 """`python -m healthkb`: the same command line as the `healthkb` script."""
 
-from healthkb.cli import main
+from healthkb.cli import entry
 
-main()
+entry()

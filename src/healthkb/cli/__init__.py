@@ -17,6 +17,16 @@ from healthkb.cli.commands import READING_COMMANDS
 from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_background_walk
 
 
+def entry() -> None:
+    """The process entry point (the ``healthkb`` script, ``python -m healthkb``):
+    :func:`main` in a process that ends with the command, so start-up may
+    skip garbage collection (collector.py)."""
+    from healthkb.cli.collector import pause_for_startup
+
+    pause_for_startup()
+    main()
+
+
 def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     """Entry point: run the CLI; every failure becomes a message and an exit code."""
     _start_freshness_walk(sys.argv[1:] if argv is None else list(argv))
@@ -64,4 +74,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["cli", "main", "pass_ctx"]
+__all__ = ["cli", "entry", "main", "pass_ctx"]
