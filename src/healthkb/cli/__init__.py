@@ -19,12 +19,17 @@ from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_ba
 
 def entry() -> None:
     """The process entry point (the ``healthkb`` script, ``python -m healthkb``):
-    :func:`main` in a process that ends with the command, so start-up may
-    skip garbage collection (collector.py)."""
-    from healthkb.cli.collector import pause_for_startup
+    :func:`main` in a process that ends with the command, so it may skip
+    garbage collection at start-up and the interpreter's teardown (process.py)."""
+    from healthkb.cli import process
 
-    pause_for_startup()
-    main()
+    process.pause_collection()
+    try:
+        main()
+    except SystemExit as stop:
+        common = sys.modules.get("healthkb.cli.common")  # loaded if a command ran
+        context = common.Context.current if common is not None else None
+        process.end(stop, context.command if context is not None else None)
 
 
 def main(argv: list[str] | None = None, *, retried: bool = False) -> None:

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from healthkb.cli.collector import resume as resume_collector
+from healthkb.cli.process import resume_collection
 from healthkb.cli.commands import READING_COMMANDS
 from healthkb.errors import BadInputError, OutputError
 from healthkb.kb import KB, resolve_kb
@@ -40,7 +40,7 @@ class Context:
     @property
     def kb(self) -> KB:
         if self._kb is None:
-            resume_collector()  # the command's work begins: start-up is over
+            resume_collection()  # the command's work begins: start-up is over
             self._kb = resolve_kb(self.kb_path)
             if self._kb.created_with is not None:
                 notice(f"created your knowledge base at {self._kb.root} ({self._kb.created_with} starter articles)")

@@ -14,7 +14,6 @@ import sqlite3
 from pathlib import Path
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
 
 SHELLS = ("bash", "zsh", "fish")
 MAX_ITEMS = 100  # more than a screen of candidates helps nobody
@@ -88,7 +87,7 @@ def ref_candidates(catalog: Path, incomplete: str, limit: int = MAX_ITEMS) -> li
     return [(article_id, title) for article_id, title in rows]
 
 
-def complete_ref(ctx: click.Context, _param, incomplete: str) -> list[CompletionItem]:
+def complete_ref(ctx: click.Context, _param, incomplete: str) -> list:
     """click's shell_complete for REF arguments: ids, described by their titles."""
     from healthkb.text import sanitize_line
 
@@ -96,6 +95,10 @@ def complete_ref(ctx: click.Context, _param, incomplete: str) -> list[Completion
     catalog = _catalog_path(root) if root is not None else None
     if catalog is None:
         return []
+    # Imported here: every command that takes a REF names this function,
+    # and only a TAB calls it.
+    from click.shell_completion import CompletionItem
+
     return [CompletionItem(article_id, help=sanitize_line(title)) for article_id, title in ref_candidates(catalog, incomplete)]
 
 
@@ -119,6 +122,8 @@ def completion(shell: str) -> None:
     """
     from healthkb.cli import cli
     from healthkb.cli.common import write_out
+
+    from click.shell_completion import get_completion_class
 
     script = get_completion_class(shell)(cli, {}, "healthkb", COMPLETE_VAR).source()
     write_out(script.rstrip("\n"))

@@ -7,7 +7,6 @@ so nothing else needs to know the stored form.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
 
@@ -124,5 +123,10 @@ def row_to_article(row: tuple) -> ArticleRow:
     values[10] = SOURCE_NAMES[values[10]]
     values[13] = decode_teasers(values[13])
     values[16] = values[16] or DEFAULT_ENCODING
-    values[17] = tuple(json.loads(values[17])) if values[17] else ()
+    if values[17]:  # warnings: rare, so json is imported only for them
+        import json
+
+        values[17] = tuple(json.loads(values[17]))
+    else:
+        values[17] = ()
     return ArticleRow(*values)

@@ -39,7 +39,6 @@ from healthkb.query.ranking import (
     PHRASE_BOOST, RERANK_DEPTH, all_then_any, count_hits, rerank_by_title, weighting, with_phrase_bonus,
 )
 from healthkb.query.reading import read_query
-from healthkb.query.rescue import rescue_search
 from healthkb.query.snippets import make_snippet, snippet_terms
 from healthkb.query.spelling import suggest_query
 from healthkb.query.wordlist import EnglishWords
@@ -170,6 +169,8 @@ class Searcher:
                 hint='try: healthkb search "lumbar"',
             )
         if results.is_empty() and not exact_ids:
+            from healthkb.query.rescue import rescue_search  # only when nothing matched
+
             rescued = rescue_search(self, text, built.query, exact=exact, limit=wanted, explain=explain)
             notices += rescued.notices
             if rescued.results is not None:

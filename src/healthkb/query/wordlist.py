@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from healthkb.index.schema import fold_for_index
@@ -99,6 +98,8 @@ def _open_checked(path: Path) -> sqlite3.Connection | None:
 
 def build(path: Path) -> None:
     """Write the word file at ``path`` (a temporary file renamed into place)."""
+    import tempfile  # only when the file is (re)built: it loads shutil and random
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".english-words-", suffix=".tmp", dir=path.parent)
     os.close(handle)
