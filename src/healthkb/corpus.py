@@ -54,6 +54,8 @@ class ArticleFile:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
+    """A file that is not indexed, and why (too big, binary, unreadable, ...)."""
+
     path: str
     reason: str
 
@@ -82,6 +84,8 @@ class Scan:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
+    """A file's text as read: its encoding, what was odd about it, its SHA-256."""
+
     text: str
     encoding: str
     warnings: tuple[str, ...]

@@ -155,6 +155,8 @@ def install_starter_articles(root: Path) -> int:
 
 @dataclass(frozen=True, slots=True)
 class InitResult:
+    """What `healthkb init` made (or found already made)."""
+
     root: Path
     already: bool
 

@@ -17,7 +17,6 @@ from whoosh import fields, formats
 from whoosh.system import pack_uint
 from whoosh.analysis import STOP_WORDS, Token, Tokenizer
 from whoosh.lang.porter import stem as porter_stem
-from whoosh.support.charset import accent_map
 
 from healthkb.index.safepickle import install as _install_safe_unpickler
 
@@ -42,6 +41,10 @@ class _FoldTable(dict):
     """
 
     def __missing__(self, codepoint: int) -> str:
+        # Imported on the first non-ASCII character: most queries have none,
+        # and the table costs ~1 ms to load.
+        from whoosh.support.charset import accent_map
+
         char = chr(codepoint)
         mapped = accent_map.get(codepoint)
         if codepoint in _DROPPED or unicodedata.combining(char) or unicodedata.category(char) == "Cf":

@@ -31,6 +31,8 @@ TREE_STATE_KEY = "tree_state"
 
 @dataclass(slots=True)
 class IndexPaths:
+    """Where a KB's index lives: its state folder, or the cache for a read-only KB."""
+
     kb: KB
     state: Path
     fallback: bool  # True when the KB is read-only and the index lives in the cache

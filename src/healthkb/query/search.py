@@ -55,6 +55,8 @@ def open_shards(paths: IndexPaths, catalog: Catalog) -> list:
 
 @dataclass(slots=True)
 class Hit:
+    """One search hit as shown: rank, article, score and snippet."""
+
     rank: int
     id: str
     title: str
@@ -71,6 +73,8 @@ class Hit:
 
 @dataclass(slots=True)
 class SearchResult:
+    """A page of hits and what the search did to find them."""
+
     query: str
     total: int
     page: int
