@@ -264,7 +264,7 @@ def _damage_catalog(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "header", "pages", "articles-table"])
-@pytest.mark.parametrize("command", [["search", "lumbar", "--json"], ["list", "--json"], ["show", SEED_ID, "--json"]])
+@pytest.mark.parametrize("command", [["search", "lumbar", "--json"], ["search", "lumbar"], ["list", "--json"], ["show", SEED_ID, "--json"]])
 def test_corrupt_catalog_is_rebuilt_with_a_notice(starter_kb, how, command):
     baseline = run_cli(*command)
     assert baseline.code == 0

@@ -1,23 +1,24 @@
-"""The command group and :func:`run`: parse options, call the core, render, map errors.
+"""The command group and :func:`run`: parse options, call the core, render.
 
 Every command is a thin shell: it resolves the KB, calls a core function
-that returns data, renders it, and lets errors propagate to :func:`run`,
+that returns data, renders it, and lets errors propagate to failures.py,
 the one place where they become a message and an exit code.  The entry
 point is ``healthkb.cli.main``, which starts the freshness walk before this
-module (and click) is imported.
+module (and click) is imported, and runs a plain search without click at
+all (searching.py).
 """
 
 from __future__ import annotations
 
-import io
-import os
 import sys
 
 import click
 
 from healthkb import __version__
-from healthkb.cli.common import Context, OutputClosed, fit_lines, pass_ctx
-from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE, HealthKBError, storage_failure
+from healthkb.cli.common import Context, echo, fit_lines
+from healthkb.cli.failures import finish
+from healthkb.cli.options import pass_ctx
+from healthkb.errors import EXIT_INTERRUPTED, EXIT_USAGE
 from healthkb.text import sanitize
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -97,89 +98,30 @@ def _show_usage_error(exc: click.ClickException) -> None:
     if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
         exc.show()  # `healthkb` alone: the help is the answer
         return
-    click.echo(fit_lines(f"healthkb: {sanitize(exc.format_message())}"), err=True)
+    echo(fit_lines(f"healthkb: {sanitize(exc.format_message())}"), err=True)
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         usage = " ".join(ctx.command.collect_usage_pieces(ctx))
-        click.echo(fit_lines(f"usage: {ctx.command_path} {usage}  (see --help)"), err=True)
-
-
-def _is_damaged_catalog(exc: Exception) -> bool:
-    # Exactly DatabaseError ("database disk image is malformed", "file is not
-    # a database"), not its subclasses such as OperationalError (locked, busy).
-    sqlite3 = sys.modules.get("sqlite3")
-    return sqlite3 is not None and type(exc) is sqlite3.DatabaseError
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's final flush of what
-    could not be written fails no more (and prints no second error)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass  # stdout is not a real file (tests): nothing is flushed at exit
+        echo(fit_lines(f"usage: {ctx.command_path} {usage}  (see --help)"), err=True)
 
 
 def run(argv: list[str] | None = None, retried: bool = False) -> None:
-    """Run the CLI and turn every failure into a message and exit code."""
-    debug = bool(os.environ.get("HEALTHKB_DEBUG"))
-    try:
-        cli.main(args=argv, prog_name="healthkb", standalone_mode=False)
-        sys.stdout.flush()  # a full output device fails here, not at exit
-    except HealthKBError as exc:
-        if debug:
-            raise
-        # Messages quote paths and names as given (--kb, -o, file names):
-        # never let their control characters reach the terminal.
-        click.echo(fit_lines(f"healthkb: {sanitize(exc.message)}"), err=True)
-        if exc.hint:
-            click.echo(fit_lines(f"hint: {sanitize(exc.hint)}"), err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        _show_usage_error(exc)
-        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("\nhealthkb: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except (BrokenPipeError, OutputClosed):
-        # The reader went away (e.g. `| head`): not an error, and no traceback.
-        _silence_stdout()
-        sys.exit(0)
-    except OSError as exc:
-        # A full disk, lost permissions, a failing disk: the machine, not a bug.
-        # An error that names no file came from writing our own output.
-        failure = storage_failure(exc, action="accessing")
-        if debug or failure is None:
-            raise
-        _silence_stdout()
-        where = " while writing the output" if exc.filename is None else ""
-        click.echo(f"healthkb: {sanitize(failure.message)}{where}", err=True)
-        sys.exit(failure.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        if debug:
-            raise
-        # The catalog opened fine but a page of it is damaged: a reading
-        # command found out half-way.  Rebuild the index and run it once more.
-        if not retried and _is_damaged_catalog(exc):
-            from healthkb.cli.common import rebuild_damaged_index
+    """Run the CLI through click; failures become messages and exit codes
+    in failures.py, click's own (usage, --help) here."""
 
-            try:
-                rebuilt = rebuild_damaged_index()
-            except HealthKBError as error:
-                click.echo(f"healthkb: {sanitize(error.message)}", err=True)
-                sys.exit(error.exit_code)
-            if rebuilt:
-                run(argv, retried=True)
-        click.echo(f"healthkb: internal error: {type(exc).__name__}: {sanitize(str(exc))}", err=True)
-        click.echo("hint: run again with HEALTHKB_DEBUG=1 to see the traceback", err=True)
-        sys.exit(1)
-    sys.exit(0)
+    def command() -> None:
+        try:
+            cli.main(args=argv, prog_name="healthkb", standalone_mode=False)
+        except click.exceptions.Abort:
+            echo("", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            _show_usage_error(exc)
+            sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+
+    finish(command, again=lambda: run(argv, retried=True), retried=retried)
 
 
 __all__ = ["cli", "pass_ctx", "run"]

@@ -7,7 +7,8 @@ import click
 import textwrap
 
 from healthkb.cli.completion import complete_ref
-from healthkb.cli.common import MAX_WIDTH_OPTION, emit, pass_ctx, terminal_width, text_width, use_color
+from healthkb.cli.common import MAX_WIDTH_OPTION, echo, emit, terminal_width, text_width, use_color
+from healthkb.cli.options import pass_ctx
 from healthkb.errors import NotFoundError
 from healthkb.render import BOLD, DIM, DISCLAIMER, RESET, display_width, fit, middle_cut, table, to_json, two_column, wrap
 from healthkb.text import sanitize, sanitize_line
@@ -150,7 +151,7 @@ def list_articles(ctx, as_json: bool, sort: str) -> None:
         raise NotFoundError("this knowledge base has no articles yet", hint="add some with `healthkb add FILE...`")
     width = min(terminal_width(), LIST_MAX_WIDTH)
     emit(table([(r.id, r.title, r.words) for r in rows], ["id", "title", "words"], width, shrink=((1, 24), (0, 30))), pager=True)
-    click.echo(f"{len(rows):,} articles", err=True)
+    echo(f"{len(rows):,} articles", err=True)
 
 
 COMMANDS = [show, list_articles]

@@ -1,4 +1,8 @@
-"""Shared CLI plumbing: the KB context, progress on stderr, output helpers."""
+"""Shared CLI plumbing: the KB context, progress on stderr, output helpers.
+
+Nothing here imports click, so that a plain search (searching.py) runs
+without loading it; the click glue the commands share is in options.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import contextlib
 import os
 import shutil
 import sys
-
-import click
 
 from healthkb.cli.process import resume_collection
 from healthkb.cli.commands import READING_COMMANDS
@@ -74,12 +76,17 @@ def show_notices(ix) -> None:
         notice(message)
 
 
-pass_ctx = click.make_pass_decorator(Context)
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Write ``text`` (and a newline) to stdout, or stderr, and flush: the
+    one way the CLI prints."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{text}\n" if nl else text)
+    stream.flush()
 
 
 def notice(message: str) -> None:
     # Notices name paths (the KB, the index folder): no control characters.
-    click.echo(fit_lines(f"healthkb: {sanitize(message)}"), err=True)
+    echo(fit_lines(f"healthkb: {sanitize(message)}"), err=True)
 
 
 def fit_lines(text: str, width: int | None = None) -> str:
@@ -133,17 +140,17 @@ def progress_printer():
             return
         line = f"\r{phase} {done:,}/{total:,} ({100 * done // max(total, 1)}%)"
         if line != state["last"]:
-            click.echo(line, err=True, nl=False)
+            echo(line, err=True, nl=False)
             state["last"] = line
         if done >= total and phase == "indexing":
-            click.echo("\r" + " " * len(line) + "\r", err=True, nl=False)
+            echo("\r" + " " * len(line) + "\r", err=True, nl=False)
 
     return report
 
 
 class OutputClosed(Exception):
     """Whoever read stdout went away (``| head``).  Not an OSError, so that
-    click does not turn it into exit 1 on its way to cli.main."""
+    click does not turn it into exit 1 on its way to failures.py."""
 
 
 @contextlib.contextmanager
@@ -160,7 +167,7 @@ def writing_stdout():
 
 def write_out(text: str) -> None:
     with writing_stdout():
-        click.echo(text)
+        echo(text)
 
 
 def emit(text: str, pager: bool = False) -> None:
@@ -173,9 +180,3 @@ def emit(text: str, pager: bool = False) -> None:
 
     ctx = Context.current
     page_or_print(text, write_out, notice, enabled=not (ctx and ctx.no_pager))
-
-
-def positive(ctx, param, value):
-    if value is not None and value < 1:
-        raise click.BadParameter("must be 1 or more")
-    return value

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from healthkb.cli.common import emit, notice, pass_ctx, terminal_width
+from healthkb.cli.common import emit, notice, terminal_width
+from healthkb.cli.options import pass_ctx
 from healthkb.cli.completion import complete_ref
 from healthkb.errors import EXIT_INTERRUPTED, BadInputError, HealthKBError
 from healthkb.render import wrap

@@ -17,7 +17,8 @@ import click
 
 from healthkb.cli.browse import links_payload
 from healthkb.cli.completion import complete_ref
-from healthkb.cli.common import emit, pass_ctx, terminal_width, use_color, writing_stdout
+from healthkb.cli.common import echo, emit, terminal_width, use_color, writing_stdout
+from healthkb.cli.options import pass_ctx
 from healthkb.exporting import (
     DEFAULT_INDEX_NAME,
     EXPORT_FORMATS,
@@ -227,9 +228,9 @@ def check(ctx, as_json: bool) -> None:
         emit(_problem_table(problems, min(terminal_width(), TABLE_MAX_WIDTH)), pager=True)
         by_kind = Counter(p.kind for p in problems)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items(), key=lambda item: (-item[1], item[0])))
-        click.echo(f"{len(problems):,} problem{'' if len(problems) == 1 else 's'} ({detail})", err=True)
+        echo(f"{len(problems):,} problem{'' if len(problems) == 1 else 's'} ({detail})", err=True)
     else:
-        click.echo(f"no problems in {articles:,} article{'' if articles == 1 else 's'}", err=True)
+        echo(f"no problems in {articles:,} article{'' if articles == 1 else 's'}", err=True)
     if problems:
         raise SystemExit(1)
 
@@ -293,9 +294,9 @@ def export(ctx, fmt: str, output: str | None, force: bool, index_name: str) -> N
         count = _write(lines, output, ix.root, force)
     articles = count // 2 if fmt == "bulk" else count
     where = f" to {sanitize_line(output)}" if output and output != "-" else ""
-    click.echo(f"exported {articles:,} article{'' if articles == 1 else 's'}{where} ({time.perf_counter() - started:.2f} s)", err=True)
+    echo(f"exported {articles:,} article{'' if articles == 1 else 's'}{where} ({time.perf_counter() - started:.2f} s)", err=True)
     if skipped:
-        click.echo(f"left out {len(skipped)} whose file is gone (run `healthkb reindex`): {', '.join(skipped[:5])}", err=True)
+        echo(f"left out {len(skipped)} whose file is gone (run `healthkb reindex`): {', '.join(skipped[:5])}", err=True)
 
 
 @click.command()
@@ -326,7 +327,7 @@ def graph(ctx, fmt: str, output: str | None, missing: bool, force: bool) -> None
         lines = dot_lines(nodes, edges) if fmt == "dot" else graph_json_lines(nodes, edges)
         _write(lines, output, ix.root, force)
     if output and output != "-":
-        click.echo(f"wrote the graph to {sanitize_line(output)}", err=True)
+        echo(f"wrote the graph to {sanitize_line(output)}", err=True)
 
 
 COMMANDS = [links, check, export, graph]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from healthkb.cli.common import emit, notice, pass_ctx, progress_printer, terminal_width
+from healthkb.cli.common import echo, emit, notice, progress_printer, terminal_width
+from healthkb.cli.options import pass_ctx
 from healthkb.errors import LockTimeoutError
 from healthkb.render import fit, middle_cut, to_json, wrap
 
@@ -28,9 +29,9 @@ def _plural(n: int, noun: str) -> str:
 def _print_skipped(report) -> None:
     width = terminal_width()
     for item in report.skipped[:20]:
-        click.echo(fit(f"  skipped {item.path}: {item.reason}", width), err=True)
+        echo(fit(f"  skipped {item.path}: {item.reason}", width), err=True)
     if len(report.skipped) > 20:
-        click.echo(f"  … and {len(report.skipped) - 20} more (healthkb check lists them all)", err=True)
+        echo(f"  … and {len(report.skipped) - 20} more (healthkb check lists them all)", err=True)
 
 
 @click.command()

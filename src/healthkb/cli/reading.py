@@ -14,7 +14,8 @@ import sys
 import click
 
 from healthkb.cli.browse import heading_lines, links_payload, see_also
-from healthkb.cli.common import MAX_WIDTH_OPTION, fit_lines, pass_ctx, text_width, use_color, write_out
+from healthkb.cli.common import MAX_WIDTH_OPTION, echo, fit_lines, text_width, use_color, write_out
+from healthkb.cli.options import pass_ctx
 from healthkb.cli.completion import complete_ref
 from healthkb.errors import NotFoundError
 from healthkb.reader import Page, Reader
@@ -140,7 +141,7 @@ def read(ctx, ref: str, width: int | None) -> None:
             library.list_backlinks = True
             screenreader.read_fullscreen(library, start, DISCLAIMER)
             return
-        click.echo(f"{DIM}{DISCLAIMER}{RESET}" if library.color else DISCLAIMER)
+        echo(f"{DIM}{DISCLAIMER}{RESET}" if library.color else DISCLAIMER)
         reader = Reader(library, _line_reader(), lambda text: write_out(fit_lines(text, library.width)), width=library.width)
         reader.run(start)
 
