@@ -23,7 +23,7 @@ LAYERS = {
     "text": 0, "errors": 0, "data": 0,
     "article": 1, "render": 1, "vocabulary_text": 1,
     "titles": 2, "synonyms": 2, "reader": 2,
-    "links": 3, "corpus": 3,
+    "links": 3, "corpus": 3, "files": 3,
     "kb": 4, "checks": 4, "freshness": 4, "adding": 4, "exporting": 4, "screenreader": 4,
     "query": 5, "index": 5,
     "cli": 6, "__main__": 7,

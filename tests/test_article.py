@@ -19,7 +19,7 @@ from healthkb.article import (
     render_article,
     render_footer,
 )
-from healthkb.corpus import decode_bytes
+from healthkb.files import decode_bytes
 from healthkb.text import strip_controls
 
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 from healthkb.errors import IndexingStoppedError
 from healthkb.index import update, workers
 from healthkb.index.api import open_index, reindex

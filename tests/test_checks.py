@@ -13,7 +13,7 @@ from healthkb.checks import (
     skipped_problems,
     sort_problems,
 )
-from healthkb.corpus import decode_bytes
+from healthkb.files import decode_bytes
 from healthkb.links import Link, resolve_all
 from test_links import PREV_ID, SEED_ID, acceptance_kb, make
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from healthkb import __version__
 from healthkb.cli import cli, main
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 from healthkb.render import DISCLAIMER
 
 from clihelp import REPO_DIR, SEED_ID, STARTER_DIR, Run, article, run_cli, starter_files  # noqa: F401

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 from healthkb.index.api import open_index, reindex
 from healthkb.kb import KB
 

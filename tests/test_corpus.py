@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 from healthkb.freshness import tree_state
-from healthkb.corpus import (
-    DEFAULT_MAX_BYTES,
-    STATE_DIR_NAME,
-    UndecodableError,
-    article_id,
-    decode_bytes,
-    iter_articles,
-    load_article,
-    scan_kb,
-)
+from healthkb.corpus import DEFAULT_MAX_BYTES, article_id, iter_articles, load_article, scan_kb
+from healthkb.files import STATE_DIR_NAME, UndecodableError, decode_bytes
 
 ARTICLE = (
     "Rest helps the back heal. |\n<<: Previous title\n>>: Next title\n"

@@ -34,7 +34,7 @@ import pytest
 from click.testing import CliRunner
 
 from healthkb.cli import main
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 from healthkb.index.api import open_index
 from healthkb.kb import KB
 

@@ -31,7 +31,7 @@ import pytest
 from click.testing import CliRunner
 
 from healthkb.cli import main
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 
 from clihelp import article
 

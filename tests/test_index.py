@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from healthkb.cli import main
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 from healthkb.index.api import open_index, reindex
 from healthkb.index.catalog import CATALOG_NAME, SCHEMA_VERSION
 from healthkb.index.lock import WriteLock
@@ -485,7 +485,7 @@ def test_search_after_an_incremental_update_of_a_sharded_index(starter_kb, monke
 @pytest.mark.slow
 def test_a_large_kb_goes_through_the_shard_workers(isolated_env):
     from healthkb.article import parse_article
-    from healthkb.corpus import read_file
+    from healthkb.files import read_file
     from healthkb.index.schema import HealthTokenizer
 
     from healthkb.index.update import PARALLEL_MIN_DOCS

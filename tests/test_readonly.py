@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from healthkb.corpus import STATE_DIR_NAME
+from healthkb.files import STATE_DIR_NAME
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 STARTER_DIR = REPO_DIR / "kb"

@@ -22,13 +22,17 @@ NOT_FOR_A_PLAIN_SEARCH = (
     "healthkb.cli.browse",
     "healthkb.cli.links_cmds",
     "healthkb.cli.maintain",
+    "healthkb.corpus",  # the KB scanner: a search reads its hits' files through files.py
+    "healthkb.query.rescue",  # only when nothing matched
+    "click",  # `search WORDS` has nothing to parse (cli/searching.py)
+    "json",  # only for --json output
 )
 
 PROBE = """
 import atexit, json, sys
 from healthkb.cli import main
 atexit.register(lambda: print(json.dumps({
-    "loaded": sorted(m for m in sys.modules if m.startswith(("whoosh", "healthkb", "tabulate"))),
+    "loaded": sorted(m for m in sys.modules if m.startswith(("whoosh", "healthkb", "tabulate", "click", "json"))),
     "morph_en": type(sys.modules.get("whoosh.lang.morph_en")).__name__,
 }), file=sys.stderr))
 main(sys.argv[1:])

@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.corpus import DEFAULT_MAX_BYTES, UndecodableError, bad_name_reason, decode_bytes
+from healthkb.corpus import DEFAULT_MAX_BYTES, bad_name_reason
+from healthkb.files import UndecodableError, decode_bytes
 from healthkb.errors import BadInputError, KBUnavailableError, storage_failure
 from healthkb.kb import copy_into_kb
 from healthkb.text import sanitize_line

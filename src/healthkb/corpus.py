@@ -1,5 +1,6 @@
 """Scan a knowledge-base folder: which files are articles, which are skipped
-and why, how each is decoded, and the fingerprint that tells when it changed.
+and why, and the fingerprint that tells when one changed (how one file is
+read and decoded is files.py).
 
 SPEC §3: articles are ``*.txt`` files under the KB root, recursively. Hidden
 files and folders, symlinks leading outside the KB, binary files, empty files
@@ -17,19 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthkb.article import Article, parse_article
+from healthkb.files import COPY_TEMP_PREFIXES, COPY_TEMP_SUFFIX, STATE_DIR_NAME, Decoded, UndecodableError, read_file
 from healthkb.text import strip_controls
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-STATE_DIR_NAME = ".healthkb"
-_SNIFF_BYTES = 8192
 # Hidden folders that belong to tools, not to the user's articles: skipped
 # without a word, so a KB kept in git does not report ".git" on every run.
 _TOOL_FOLDERS = frozenset({STATE_DIR_NAME, ".git", ".hg", ".svn", ".obsidian", ".vscode", ".idea", ".Trash", ".DS_Store"})
 
 Progress = Callable[[int, int], None]
-# Names of the temporary files that copies into the KB write (kb.py).
-COPY_TEMP_PREFIXES = (".add-", ".starter-")
-COPY_TEMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +77,6 @@ class Scan:
     # Whether a symlink to a folder was met: such a folder can be reached by
     # two paths, so only a walk of the whole KB knows which one lists it.
     linked: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A file's text as read: its encoding, what was odd about it, its SHA-256."""
-
-    text: str
-    encoding: str
-    warnings: tuple[str, ...]
-    sha256: str
 
 
 def article_id(relpath: str) -> str:
@@ -329,62 +316,6 @@ def _classify_file(entry: os.DirEntry, rel: str, scan: Scan, max_bytes: int, sta
         scan.skipped.append(Skipped(rel, _describe_size(max_bytes)))
     else:
         scan.files.append(ArticleFile(article_id(rel), rel, entry.path, size, mtime_ns))
-
-
-class UndecodableError(ValueError):
-    """The bytes are not text (binary, or an encoding we cannot read)."""
-
-
-def decode_bytes(data: bytes, *, fingerprint: bool = True) -> Decoded:
-    """Decode article bytes: UTF-8 (BOM allowed), UTF-16 with BOM, else cp1252.
-
-    Raises UndecodableError for binary content (a NUL byte outside UTF-16).
-    ``fingerprint=False`` skips the SHA-256 (``sha256`` is then ""): readers
-    that only display text need no hash.
-    """
-    if fingerprint:
-        import hashlib  # lazy: only indexing needs it, and it loads OpenSSL
-
-        digest = hashlib.sha256(data).hexdigest()
-    else:
-        digest = ""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return Decoded(data.decode("utf-16"), "utf-16", (), digest)
-        except UnicodeDecodeError as exc:
-            raise UndecodableError("invalid UTF-16") from exc
-    if b"\x00" in data[:_SNIFF_BYTES] or b"\x00" in data:
-        raise UndecodableError("binary file")
-    try:
-        return Decoded(data.decode("utf-8-sig"), "utf-8", (), digest)
-    except UnicodeDecodeError as exc:
-        warning = f"not valid UTF-8 (byte {exc.start}); decoded as cp1252"
-        # cp1252 leaves five bytes undefined; replace them rather than fail.
-        return Decoded(data.decode("cp1252", errors="replace"), "cp1252", (warning,), digest)
-
-
-def read_file(path: str, *, fingerprint: bool = True) -> Decoded:
-    """Read and decode one file (UndecodableError, OSError propagate)."""
-    with open(path, "rb") as handle:
-        return decode_bytes(handle.read(), fingerprint=fingerprint)
-
-
-def current_text(path: str, expected_sha256: str = "") -> str | None:
-    """The decoded text of a file as it is now, or None when it is gone, no
-    longer text, or (given ``expected_sha256``) no longer the indexed content."""
-    try:
-        decoded = read_file(path, fingerprint=bool(expected_sha256))
-    except (OSError, UndecodableError):
-        return None
-    if expected_sha256 and decoded.sha256 != expected_sha256:
-        return None
-    return decoded.text
-
-
-def current_body(path: str, expected_sha256: str = "") -> str | None:
-    """The body of an article file as it is now (see :func:`current_text`)."""
-    text = current_text(path, expected_sha256)
-    return None if text is None else parse_article(text, "").body
 
 
 def load_article(file: ArticleFile) -> tuple[Article, Decoded]:

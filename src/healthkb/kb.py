@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthkb.corpus import COPY_TEMP_SUFFIX, STATE_DIR_NAME
+from healthkb.files import COPY_TEMP_SUFFIX, STATE_DIR_NAME
 from healthkb.errors import KBUnavailableError
 
 ENV_KB = "HEALTHKB_KB"

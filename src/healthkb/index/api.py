@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from healthkb.corpus import current_body, current_text
+from healthkb.files import current_body, current_text
 from healthkb.freshness import ENV_NO_REFRESH, background_tree_state, tree_state
 from healthkb.errors import HealthKBError, LockTimeoutError, StorageError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from healthkb.corpus import ArticleFile, Scan, Skipped, UndecodableError, current_body, load_article
+from healthkb.corpus import ArticleFile, Scan, Skipped, load_article
+from healthkb.files import UndecodableError, current_body
 from healthkb.index.catalog import Catalog
 from healthkb.index.linkstate import snapshot, update_links
 from healthkb.index.records import Progress, UpdateReport, article_values, shard_of

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from healthkb.article import Article
-from healthkb.corpus import Decoded, Skipped
+from healthkb.corpus import Skipped
+from healthkb.files import Decoded
 from healthkb.index.catalog import (
     KIND_CODES,
     ROLE_NEXT,

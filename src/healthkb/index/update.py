@@ -25,7 +25,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from healthkb.corpus import Skipped, UndecodableError, current_body, load_article, scan_kb
+from healthkb.corpus import Skipped, load_article, scan_kb
+from healthkb.files import UndecodableError, current_body
 from healthkb.freshness import tree_state
 from healthkb.errors import IndexingStoppedError, IndexUnavailableError, disk_full, storage_failure
 from healthkb.index.buildlinks import settle_titles, store_links, store_names

@@ -25,7 +25,7 @@ from whoosh.query import NullQuery
 from whoosh.reading import MultiReader, TermNotFound
 from whoosh.searching import Searcher as WhooshSearcher
 
-from healthkb.corpus import current_body
+from healthkb.files import current_body
 from healthkb.errors import NotFoundError
 from healthkb.index.catalog import ArticleRow, Catalog
 from healthkb.index.schema import fold_for_index
