@@ -209,3 +209,10 @@ def test_slugify(title, slug):
 def test_a_slug_reads_back_as_its_title():
     title = "Do you have to lie flat if you have hip effusion?"
     assert match_key(title_from_filename(slugify(title))) == match_key(title)
+
+
+@given(st.text(alphabet=st.sampled_from("ab .!?\n\t\u3000\u00a0x。！\x85\u2028"), max_size=40), st.integers(1, 30))
+def test_first_sentence_does_not_depend_on_how_the_spaces_run(text, width):
+    # The sentence end is found in the raw text and only that sentence's
+    # spaces are folded: the same answer as folding the whole text first.
+    assert first_sentence(text, width) == first_sentence(" ".join(text.split()), width)

@@ -152,10 +152,12 @@ def shorten(text: str, width: int, placeholder: str = "…") -> str:
 
 def first_sentence(text: str, width: int = 80) -> str:
     """The first sentence of ``text``, shortened to ``width`` characters."""
-    text = _SPACES.sub(" ", text).strip()
+    # Find the end first, then fold the spaces of that sentence only: the
+    # body can be long, and this runs for every snippet's article.
+    text = text.strip()
     end = _SENTENCE_END.search(text)
     sentence = text[: end.end()] if end else text
-    return shorten(sentence, width)
+    return shorten(_SPACES.sub(" ", sentence), width)
 
 
 def slugify(title: str) -> str:
