@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from clihelp import article, run_cli
-from healthkb.cli.commands import plain_words
+from healthkb.cli.commands import plain_search_args
 
 ARTICLES = {
     "back/lumbar.txt": article("Lumbar pain often eases with gentle walking and stretching."),
@@ -24,21 +24,26 @@ ARTICLES = {
 }
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["search", "lumbar"], ["lumbar"]),
-    (["search", "how", "do", "naps", "help?"], ["how", "do", "naps", "help?"]),
-    (["search", "title:lumbar OR naps"], ["title:lumbar OR naps"]),
+@pytest.mark.parametrize(("args", "plain"), [
+    (["search", "lumbar"], (None, ["lumbar"])),
+    (["search", "how", "do", "naps", "help?"], (None, ["how", "do", "naps", "help?"])),
+    (["search", "title:lumbar OR naps"], (None, ["title:lumbar OR naps"])),
+    (["--kb", "my kb", "search", "lumbar"], ("my kb", ["lumbar"])),
+    (["--kb=mykb", "search", "lumbar", "pain"], ("mykb", ["lumbar", "pain"])),
     (["search"], None),  # no words: click says what is missing
     (["search", "lumbar", "-n", "3"], None),
     (["search", "--json", "lumbar"], None),
     (["search", "lumbar", "--help"], None),
     (["search", "--", "-5"], None),
-    (["--kb", "x", "search", "lumbar"], None),
+    (["search", "lumbar", "--kb", "x"], None),
+    (["--kb", "search", "lumbar"], None),  # "search" is the folder; "lumbar" no command
+    (["--kb"], None),
+    (["--no-pager", "search", "lumbar"], None),
     (["show", "lumbar"], None),
     ([], None),
 ])
-def test_only_search_and_words_is_a_plain_search(args, words):
-    assert plain_words(args) == words
+def test_only_search_and_words_is_a_plain_search(args, plain):
+    assert plain_search_args(args) == plain
 
 
 def _without_timing(text: str) -> str:
@@ -56,6 +61,15 @@ def test_a_plain_search_answers_as_the_click_command_does(make_kb, words):
     assert plain.code == through_click.code
     assert plain.stdout == through_click.stdout
     assert _without_timing(plain.stderr) == _without_timing(through_click.stderr)
+
+
+def test_a_plain_search_takes_kb_as_the_click_command_does(make_kb, monkeypatch):
+    root = make_kb(ARTICLES)
+    monkeypatch.delenv("HEALTHKB_KB")  # the folder comes from --kb alone
+    plain = run_cli("--kb", str(root), "search", "lumbar")
+    through_click = run_cli("--kb", str(root), "search", "lumbar", "--page", "1")
+    assert plain.code == through_click.code == 0 and "back/lumbar" in plain.stdout
+    assert plain.stdout == through_click.stdout
 
 
 def test_a_plain_search_of_an_empty_kb_fails_as_the_click_command_does(make_kb):

@@ -4,7 +4,8 @@
 glances at the command line and, for a command that reads the index, starts
 the freshness walk in a background process (freshness.py), so that the walk
 runs beside the imports of click, Whoosh and the command.  A plain search
-(``search`` and words, no option) then runs without click (searching.py);
+(``search`` and words, no option but --kb) then runs without click
+(searching.py);
 everything else runs the command group (app.py), where options are parsed
 for real.  Either way, failures become messages and exit codes in
 failures.py.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from healthkb.cli.commands import READING_COMMANDS, plain_words
+from healthkb.cli.commands import READING_COMMANDS, plain_search_args
 from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_background_walk
 
 
@@ -39,13 +40,13 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     _start_freshness_walk(args)
     try:
-        words = plain_words(args)
-        if words is not None:
-            # `healthkb search WORDS`: nothing for click to parse, so it is
-            # not even imported (~12 ms of a search's start-up).
+        plain = plain_search_args(args)
+        if plain is not None:
+            # `healthkb [--kb DIR] search WORDS`: nothing for click to parse,
+            # so it is not even imported (~12 ms of a search's start-up).
             from healthkb.cli.searching import plain_search
 
-            plain_search(words, retried)
+            plain_search(*plain, retried=retried)
         from healthkb.cli.app import run
 
         run(argv, retried)

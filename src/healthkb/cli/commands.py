@@ -12,9 +12,15 @@ from __future__ import annotations
 READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "stats"})
 
 
-def plain_words(args: list[str]) -> list[str] | None:
-    """The query words when ``args`` is a plain search (``search`` and words,
-    nothing that looks like an option), else None."""
+def plain_search_args(args: list[str]) -> tuple[str | None, list[str]] | None:
+    """(the --kb folder or None, the query words) when ``args`` is a plain
+    search: ``[--kb DIR] search WORDS...`` with nothing else that looks like
+    an option; else None (click parses it)."""
+    kb_path = None
+    if args[:1] == ["--kb"] and len(args) > 1:
+        kb_path, args = args[1], args[2:]
+    elif args[:1] and args[0].startswith("--kb="):
+        kb_path, args = args[0][len("--kb="):], args[1:]
     if len(args) < 2 or args[0] != "search" or any(arg.startswith("-") for arg in args[1:]):
         return None
-    return args[1:]
+    return kb_path, args[1:]

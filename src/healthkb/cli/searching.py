@@ -1,7 +1,7 @@
 """`healthkb search`: the search itself and how its hits are shown.
 
-Click-free, so that a plain search (``healthkb search WORDS``, no option)
-runs without importing click: ``healthkb.cli.main`` sends such a command
+Click-free, so that a plain search (``healthkb search WORDS``, no option
+but ``--kb DIR`` before the command) runs without importing click: ``healthkb.cli.main`` sends such a command
 line straight to :func:`plain_search`, which calls :func:`run_search` with
 the options' defaults, the same function the click command calls
 (search_cmds.py).  Anything else on the command line (an option, --help, no
@@ -67,13 +67,14 @@ def hit_json(hit) -> dict:
     return {"id": hit.id, "title": hit.title, "score": hit.score, "snippet": hit.snippet_text, "path": hit.path}
 
 
-def plain_search(words: list[str], retried: bool = False) -> None:
-    """``healthkb search WORDS`` without click: the command's defaults, the
-    same search, output and exit codes (failures.py)."""
+def plain_search(kb_path: str | None, words: list[str], *, retried: bool = False) -> None:
+    """``healthkb [--kb DIR] search WORDS`` without click: the command's
+    defaults, the same search, output and exit codes (failures.py)."""
     from healthkb.cli.failures import finish
 
-    ctx = Context(None, "search")
-    finish(lambda: run_search(ctx, tuple(words)), again=lambda: plain_search(words, retried=True), retried=retried)
+    ctx = Context(kb_path, "search")
+    finish(lambda: run_search(ctx, tuple(words)), again=lambda: plain_search(kb_path, words, retried=True),
+           retried=retried)
 
 
 def run_search(ctx: Context, query: tuple[str, ...], limit: int = DEFAULT_LIMIT, page: int = 1,
