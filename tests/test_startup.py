@@ -26,21 +26,22 @@ NOT_FOR_A_PLAIN_SEARCH = (
     "healthkb.query.rescue",  # only when nothing matched
     "click",  # `search WORDS` has nothing to parse (cli/searching.py)
     "json",  # only for --json output
+    "inspect",  # dataclasses' only use is a docstring for a class without one (query/startup.py)
 )
 
 PROBE = """
 import atexit, sys
-from healthkb.cli import main
+from healthkb.cli import entry
 
 @atexit.register
 def report():
-    loaded = sorted(m for m in sys.modules if m.startswith(("whoosh", "healthkb", "tabulate", "click", "json")))
+    loaded = sorted(m for m in sys.modules if m.startswith(("whoosh", "healthkb", "tabulate", "click", "json", "inspect")))
     morph_en = type(sys.modules.get("whoosh.lang.morph_en")).__name__
     import json  # after the list: the probe's own json is not the search's
 
     print(json.dumps({"loaded": loaded, "morph_en": morph_en}), file=sys.stderr)
 
-main(sys.argv[1:])
+entry()
 """
 
 
@@ -74,3 +75,28 @@ def test_syntax_and_variations_still_work_after_the_deferral(make_kb):
     with open_index(resolve_kb(None)) as ix:
         found = ix.searcher().searcher.search(Variations("body", "walked"))
         assert [hit["id"] for hit in found] == ["back/lumbar"]  # "walked" -> "walk" via morph_en
+
+
+DATACLASS_PROBE = """
+import sys
+from healthkb.query.startup import defer_inspect_for_dataclasses
+defer_inspect_for_dataclasses()
+deferred = "inspect" not in sys.modules
+import dataclasses
+
+@dataclasses.dataclass
+class Dose:
+    milligrams: int
+    times_a_day: int = 1
+
+import inspect
+print(deferred, Dose.__doc__, inspect.signature(Dose), type(inspect).__name__, type(dataclasses.inspect).__name__)
+"""
+
+
+def test_dataclasses_without_inspect_still_write_a_missing_docstring():
+    done = subprocess.run([sys.executable, "-c", DATACLASS_PROBE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "Dose(milligrams:", "int,", "times_a_day:", "int", "=", "1)",
+                                   "(milligrams:", "int,", "times_a_day:", "int", "=", "1)", "->", "None",
+                                   "module", "_StandIn"]

@@ -17,6 +17,8 @@ from healthkb.text import sanitize_line
 
 @dataclass(frozen=True, slots=True)
 class PlannedCopy:
+    """One file `add` will copy: from where, to where, and whether it replaces one."""
+
     source: Path
     target: Path
     replaces: bool

@@ -60,6 +60,8 @@ _MAX_SOURCES = 20  # article ids a mass-link problem lists in --json
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One line of `check`: a broken, ambiguous or skipped thing, and where."""
+
     kind: str
     id: str  # the article id (the first, for a mass-link line), or the file path for a skipped file
     detail: str

@@ -73,6 +73,8 @@ def bulk_lines(records: Iterable[dict], index: str = DEFAULT_INDEX_NAME) -> Iter
 
 @dataclass(frozen=True, slots=True)
 class Edge:
+    """One link of the graph export: from an article to another (or to nothing)."""
+
     source: str
     target: str | None  # None: the link is missing (no article in the KB)
     kind: str  # prev | next | related

@@ -25,8 +25,10 @@ def entry() -> None:
     :func:`main` in a process that ends with the command, so it may skip
     garbage collection at start-up and the interpreter's teardown (process.py)."""
     from healthkb.cli import process
+    from healthkb.query.startup import defer_inspect_for_dataclasses
 
     process.pause_collection()
+    defer_inspect_for_dataclasses()
     try:
         main()
     except SystemExit as stop:

@@ -276,6 +276,8 @@ def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, tou
 
 @dataclass(frozen=True, slots=True)
 class Stats:
+    """What `healthkb stats` reports about a KB and its index."""
+
     kb: str
     index_dir: str
     articles: int

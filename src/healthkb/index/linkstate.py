@@ -123,6 +123,8 @@ def snapshot(catalog: Catalog, ids) -> dict[str, Before]:
 
 @dataclass(slots=True)
 class LinkUpdate:
+    """What an update changed in titles and links beyond the changed articles."""
+
     titles: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → display title, source
     retitled: list[str] = field(default_factory=list)  # unchanged articles whose display title changed
     link_summary: dict[str, tuple[int, int]] = field(default_factory=dict)  # changed id → (resolved, total)

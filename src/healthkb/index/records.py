@@ -38,6 +38,8 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 @dataclass(slots=True)
 class UpdateReport:
+    """What an update (or a full build) did: articles added, updated, removed, skipped."""
+
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)

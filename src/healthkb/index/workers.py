@@ -56,6 +56,8 @@ Doc = tuple[str, str, str]  # (id, title, body)
 
 @dataclass(slots=True)
 class ShardResult:
+    """What one worker indexed into its shard."""
+
     indexed: int
     words: Counter
     segments: int = 1

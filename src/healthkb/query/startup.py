@@ -12,6 +12,14 @@ here, before the first ``whoosh.query`` import:
   query, which healthkb does not build.  A stand-in module takes its place;
   the first use of any of its names loads the real one.
 
+And one module of Python's own, deferred by the process entry point
+(``healthkb.cli.entry``) before anything imports ``dataclasses``:
+
+* ``inspect`` (~5 ms with the ast, dis and tokenize modules it loads), which
+  ``dataclasses`` imports for one thing only: writing a docstring for a
+  dataclass that has none.  healthkb's dataclasses all have theirs; one
+  without still gets its docstring, the first use loading the real module.
+
 Not deferrable from outside Whoosh, measured: ``whoosh.highlight`` (every
 ``Results`` makes a Highlighter), ``whoosh.classify`` (default arguments of
 ``Searcher`` methods), the analysis modules (the index's pickled schema
@@ -48,6 +56,20 @@ def _variations(word: str):
     # `from whoosh.lang.morph_en import variations` binds this function at
     # import time; calling it loads the real module once.
     return _load(_DEFERRED).variations(word)
+
+
+def defer_inspect_for_dataclasses() -> None:
+    """Import ``dataclasses`` with a stand-in for ``inspect`` (a no-op when
+    either is loaded already).  Only ``dataclasses`` holds the stand-in:
+    every later ``import inspect`` gets the real module."""
+    if "dataclasses" in sys.modules or "inspect" in sys.modules:
+        return
+    sys.modules["inspect"] = _StandIn("inspect")
+    try:
+        import dataclasses  # noqa: F401 - binds the stand-in as its `inspect`
+    finally:
+        if isinstance(sys.modules.get("inspect"), _StandIn):
+            del sys.modules["inspect"]
 
 
 def defer_unused_whoosh_modules() -> None:
