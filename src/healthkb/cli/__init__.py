@@ -25,10 +25,10 @@ def entry() -> None:
     :func:`main` in a process that ends with the command, so it may skip
     garbage collection at start-up and the interpreter's teardown (process.py)."""
     from healthkb.cli import process
-    from healthkb.query.startup import defer_inspect_for_dataclasses
+    from healthkb.query.startup import defer_unused_stdlib_modules
 
     process.pause_collection()
-    defer_inspect_for_dataclasses()
+    defer_unused_stdlib_modules()
     try:
         main()
     except SystemExit as stop:

@@ -1,24 +1,34 @@
-"""What a search process loads from Whoosh at start-up, and what it defers.
+"""What a search process loads at start-up, and what it defers.
 
 A plain search is a short-lived process, so every module it imports counts
 (``python -X importtime -m healthkb search WORD``).  What healthkb already
 defers elsewhere: the query parser (``plainquery`` builds plain-word queries
-without it), the index writer, tabulate, and every CLI module but the one
-that runs.  What Whoosh imports eagerly and a search never uses is deferred
-here, before the first ``whoosh.query`` import:
+without it), the index writer, tabulate, click (a plain search does not
+parse options), and every CLI module but the one that runs.
+
+What other modules import eagerly and a search never uses is deferred here:
+a stand-in module takes the real one's place for the modules that import it,
+and the first use of any of its names loads the real one.  Before the first
+``whoosh.query`` import (:func:`defer_unused_whoosh_modules`):
 
 * ``whoosh.lang.morph_en`` (~4.5 ms: it builds a large table of English word
   endings), imported by ``whoosh.query.terms`` only for the ``Variations``
-  query, which healthkb does not build.  A stand-in module takes its place;
-  the first use of any of its names loads the real one.
+  query, which healthkb does not build;
+* ``random`` and ``calendar`` (with ``locale``), which ``whoosh.util``,
+  ``whoosh.classify`` and ``whoosh.util.times`` use only in functions a
+  search does not call (random file names, k-means, date arithmetic).
 
-And one module of Python's own, deferred by the process entry point
-(``healthkb.cli.entry``) before anything imports ``dataclasses``:
+And by the process entry point (``healthkb.cli.entry``), before anything
+else loads (:func:`defer_unused_stdlib_modules`):
 
 * ``inspect`` (~5 ms with the ast, dis and tokenize modules it loads), which
   ``dataclasses`` imports for one thing only: writing a docstring for a
-  dataclass that has none.  healthkb's dataclasses all have theirs; one
-  without still gets its docstring, the first use loading the real module.
+  dataclass that has none (healthkb's all have theirs: test_architecture);
+* ``ipaddress``, which ``urllib.parse`` (imported by ``pathlib``) needs only
+  to check a bracketed host name in a URL.
+
+Only the importing modules hold these stand-ins: any later ``import inspect``
+(or ``random``, ...) gets the real module.
 
 Not deferrable from outside Whoosh, measured: ``whoosh.highlight`` (every
 ``Results`` makes a Highlighter), ``whoosh.classify`` (default arguments of
@@ -32,7 +42,7 @@ import importlib
 import sys
 import types
 
-_DEFERRED = "whoosh.lang.morph_en"
+_MORPH = "whoosh.lang.morph_en"
 
 
 class _StandIn(types.ModuleType):
@@ -55,27 +65,38 @@ def _load(name: str) -> types.ModuleType:
 def _variations(word: str):
     # `from whoosh.lang.morph_en import variations` binds this function at
     # import time; calling it loads the real module once.
-    return _load(_DEFERRED).variations(word)
+    return _load(_MORPH).variations(word)
 
 
-def defer_inspect_for_dataclasses() -> None:
-    """Import ``dataclasses`` with a stand-in for ``inspect`` (a no-op when
-    either is loaded already).  Only ``dataclasses`` holds the stand-in:
-    every later ``import inspect`` gets the real module."""
-    if "dataclasses" in sys.modules or "inspect" in sys.modules:
-        return
-    sys.modules["inspect"] = _StandIn("inspect")
+def _import_with_stand_ins(importers: tuple[str, ...], deferred: tuple[str, ...]) -> None:
+    """Import ``importers`` while each of ``deferred`` not yet loaded is a
+    stand-in; afterwards only they hold it."""
+    if all(name in sys.modules for name in importers):
+        return  # too late: whoever imported them has the real modules
+    placed = [name for name in deferred if name not in sys.modules]
+    for name in placed:
+        sys.modules[name] = _StandIn(name)
     try:
-        import dataclasses  # noqa: F401 - binds the stand-in as its `inspect`
+        for importer in importers:
+            importlib.import_module(importer)
     finally:
-        if isinstance(sys.modules.get("inspect"), _StandIn):
-            del sys.modules["inspect"]
+        for name in placed:
+            if isinstance(sys.modules.get(name), _StandIn):
+                del sys.modules[name]
+
+
+def defer_unused_stdlib_modules() -> None:
+    """``inspect`` for ``dataclasses``, ``ipaddress`` for ``urllib.parse``."""
+    _import_with_stand_ins(("dataclasses", "urllib.parse"), ("inspect", "ipaddress"))
 
 
 def defer_unused_whoosh_modules() -> None:
     """Put the stand-ins in place (a no-op once Whoosh's query modules are loaded)."""
-    if _DEFERRED in sys.modules or "whoosh.query.terms" in sys.modules:
+    _import_with_stand_ins(("whoosh.util", "whoosh.util.times", "whoosh.classify"), ("random", "calendar"))
+    if _MORPH in sys.modules or "whoosh.query.terms" in sys.modules:
         return
-    stand_in = _StandIn(_DEFERRED)
+    # This stand-in stays until used: whoosh.query.terms, which imports it,
+    # loads later, with the rest of whoosh.query.
+    stand_in = _StandIn(_MORPH)
     stand_in.variations = _variations
-    sys.modules[_DEFERRED] = stand_in
+    sys.modules[_MORPH] = stand_in
