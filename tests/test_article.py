@@ -15,6 +15,7 @@ from healthkb.article import (
     TITLE_FROM_FILENAME,
     TITLE_FROM_HEADING,
     Article,
+    article_body,
     parse_article,
     render_article,
     render_footer,
@@ -430,6 +431,12 @@ def test_parse_never_raises_and_returns_safe_text(text, article_id):
     assert isinstance(article.title, str) and article.title
     assert "\n" not in article.title and "\n" not in (article.prev or "") and "\n" not in (article.next or "")
     assert all("\n" not in teaser for teaser in article.teasers)
+
+
+@given(ARBITRARY_TEXT)
+def test_the_body_alone_is_the_parsed_body(text):
+    # Snippets read a hit's body through article_body (no title worked out).
+    assert article_body(text) == parse_article(text, "").body == parse_article(text, "a/b").body
 
 
 # Text fit for one line of a nav text or teaser: printable, no line breaks.

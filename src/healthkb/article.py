@@ -117,15 +117,8 @@ def _lines_spanned(lines: list[str], start: int, teaser_count: int) -> int:
     return index - start
 
 
-def parse_article(
-    text: str,
-    article_id: str,
-    *,
-    path: str | None = None,
-    encoding: str = "utf-8",
-    warnings: tuple[str, ...] = (),
-) -> Article:
-    """Parse decoded ``text`` (any line ends, BOM allowed) into an Article."""
+def _parts(text: str) -> tuple[str | None, str, str | None, str | None, list[str]]:
+    """(heading, body, prev, next, teasers) of decoded ``text``, as written."""
     # Sanitise before looking for structure, so that the parse agrees with
     # what the user sees: a colour code after the closing " |" or in front of
     # "<<:" or "# " must not hide the footer or the heading.
@@ -144,7 +137,25 @@ def parse_article(
     if body_lines and _ends_body(body_lines[-1]):
         last = body_lines[-1].rstrip()
         body_lines[-1] = last[:-1].rstrip()
-    body = "\n".join(body_lines).strip("\n").rstrip()
+    return heading, "\n".join(body_lines).strip("\n").rstrip(), prev, nxt, teasers
+
+
+def article_body(text: str) -> str:
+    """The body of decoded ``text``, exactly as :func:`parse_article` gives
+    it, without working out a title (a snippet needs only the body)."""
+    return _parts(text)[1]
+
+
+def parse_article(
+    text: str,
+    article_id: str,
+    *,
+    path: str | None = None,
+    encoding: str = "utf-8",
+    warnings: tuple[str, ...] = (),
+) -> Article:
+    """Parse decoded ``text`` (any line ends, BOM allowed) into an Article."""
+    heading, body, prev, nxt, teasers = _parts(text)
     # Keep the teaser's trailing spaces: they are part of the quoted prefix.
     clean_teasers = tuple(t.replace("\t", " ").lstrip() for t in teasers)
 

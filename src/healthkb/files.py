@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthkb.article import parse_article
+from healthkb.article import article_body
 
 STATE_DIR_NAME = ".healthkb"  # the index, the catalog and the lock live here
 # Names of the temporary files that copies into the KB write (kb.py).
@@ -81,4 +81,4 @@ def current_text(path: str, expected_sha256: str = "") -> str | None:
 def current_body(path: str, expected_sha256: str = "") -> str | None:
     """The body of an article file as it is now (see :func:`current_text`)."""
     text = current_text(path, expected_sha256)
-    return None if text is None else parse_article(text, "").body
+    return None if text is None else article_body(text)
