@@ -23,7 +23,8 @@ from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_ba
 def entry() -> None:
     """The process entry point (the ``healthkb`` script, ``python -m healthkb``):
     :func:`main` in a process that ends with the command, so it may skip
-    garbage collection at start-up and the interpreter's teardown (process.py)."""
+    garbage collection at start-up and the interpreter's teardown
+    (process.py), and defer modules it never uses (query/startup.py)."""
     from healthkb.cli import process
     from healthkb.query.startup import defer_unused_stdlib_modules
 
