@@ -352,3 +352,63 @@ def test_a_rename_that_keeps_the_id_updates_the_path(folders_kb):
     assert ("d/item-2", "d/item-2.TXT") in [row[:2] for row in catalog_tables(folders_kb)["articles"]]
     assert run_cli("show", "d/item-2").code == 0
     same_as_full_build(folders_kb)
+
+
+def stats_given(monkeypatch) -> dict[str, dict]:
+    """The ``stats`` each rescanned folder got from the walk, by folder."""
+    given: dict[str, dict] = {}
+    real = folderscan.scan_folders
+
+    def spy(root, folders, **kwargs):
+        for rel in folders:
+            given[rel] = dict(kwargs.get("stats") or {})
+        return real(root, folders, **kwargs)
+
+    monkeypatch.setattr(folderscan, "scan_folders", spy)
+    return given
+
+
+def test_reindex_takes_the_walk_it_started_and_rescans_with_its_stats(folders_kb):
+    from healthkb.index import update
+
+    target = folders_kb / "d" / "item-1.txt"
+    target.write_text(article("Quinoa porridge for breakfast."), encoding="utf-8")
+    bump_mtime(target)
+    with pytest.MonkeyPatch.context() as patch:
+        walks = count_walks(patch)
+        patch.setattr(update, "tree_state", lambda *args, **kwargs: pytest.fail("the update walked the KB again"))
+        given = stats_given(patch)
+        result = run_cli("reindex", "--json")
+    assert result.code == 0, result.stderr
+    assert (result.json["added"], result.json["updated"], result.json["removed"]) == (0, 1, 0)
+    assert walks == [str(folders_kb)]  # the one cli.main started in the background
+    # The folder's files were not stat-ed again: the walk's stats were used.
+    real_d = os.path.realpath(folders_kb / "d")
+    stat = target.stat()
+    assert given["d"][os.path.join(real_d, "item-1.txt")] == (stat.st_size, stat.st_mtime_ns)
+    assert len(given["d"]) == 4
+    assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]
+    same_as_full_build(folders_kb)
+
+
+def test_an_edit_after_the_walk_is_taken_in_by_the_next_update(folders_kb):
+    from healthkb import freshness
+    from healthkb.index import api
+
+    target = folders_kb / "c" / "item-0.txt"
+
+    def walk_then_edit(root, *args):
+        state = freshness.background_tree_state(root, *args)
+        # Saved between the walk and the update: the update records the
+        # stat the walk took, so the next walk sees the file moved.
+        target.write_text(article("Buckwheat pancakes, second version."), encoding="utf-8")
+        bump_mtime(target, 4)
+        return state
+
+    target.write_text(article("Buckwheat pancakes."), encoding="utf-8")
+    bump_mtime(target)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "background_tree_state", walk_then_edit)
+        assert run_cli("reindex", "--json").code == 0
+    assert run_cli("search", "second version", "--json").ids() == ["c/item-0"]
+    same_as_full_build(folders_kb)

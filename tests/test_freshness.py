@@ -114,12 +114,15 @@ def test_an_uncollected_walk_is_stopped_and_reaped(make_kb):
     (["--no-pager", "links", "x"], "env"),
     (["--no-refresh", "search", "lumbar"], None),
     (["search", "--help"], None),
-    (["add", "file.txt"], None),
-    (["reindex"], None),
-    (["--kb", "search", "add", "x"], None),  # "search" is the folder here, "add" the command
+    (["add", "file.txt"], "env"),  # add and edit check the whole KB first
+    (["--kb=KB", "edit", "x"], "KB"),
+    (["reindex"], "env"),  # its update takes the walk
+    (["reindex", "--full"], None),  # a rebuild stats every file for itself
+    (["new", "Title"], None),
+    (["--kb", "search", "init", "x"], None),  # "search" is the folder here, "init" the command
     (["search", "--", "--no-refresh"], "env"),
 ])
-def test_reading_commands_start_the_walk(argv, walked, isolated_env, monkeypatch):
+def test_reading_and_updating_commands_start_the_walk(argv, walked, isolated_env, monkeypatch):
     started = []
     monkeypatch.setattr("healthkb.cli.start_background_walk", lambda find_root: started.append(find_root()))
     _start_freshness_walk(argv)
@@ -137,7 +140,7 @@ def test_a_search_sees_an_edit_through_the_background_walk(make_kb, monkeypatch)
     collected = []
     real_collect = freshness.background_tree_state
     monkeypatch.setattr("healthkb.index.api.background_tree_state",
-                        lambda root, folders=None: collected.append(real_collect(root, folders)) or collected[-1])
+                        lambda root, *args: collected.append(real_collect(root, *args)) or collected[-1])
     assert run_cli("search", "magnesium", "--json").ids() == ["a"]
     assert collected[-1] is not None  # nothing changed: the child's digest answered
     (kb / "c.txt").write_text(article("Zucchini soup."))
@@ -247,3 +250,34 @@ def test_a_failed_child_leaves_the_walk_to_this_process(kb_root, monkeypatch):
     _tree(kb_root, LAYOUT)
     monkeypatch.setattr(freshness, "_collect_walk", lambda child: (freshness._reap(child[0]), os.close(child[1]), None)[-1])
     assert tree_state(kb_root) == _serial(kb_root)
+
+
+# ---------------------------------------------------------------- what the walk hands to an update
+
+
+def test_each_folder_listing_gives_the_stats_a_scan_would_take(kb_root):
+    _tree(kb_root, LAYOUT)
+    os.symlink("nowhere", kb_root / "heart" / "x" / "gone.txt")  # listed, cannot be stat-ed
+    listings: dict[str, tuple[bytes, bytes]] = {}
+    folders: dict[str, bytes] = {}
+    split = tree_state(kb_root, folders=folders, listings=listings)
+    stats: dict[str, tuple[int, int]] = {}
+    serial_listings: dict[str, tuple[bytes, bytes]] = {}
+    assert tree_state(kb_root, stats, listings=serial_listings) == split  # with stats: one process walks
+    assert listings == serial_listings and set(listings) == set(folders)
+    root = os.path.realpath(kb_root)
+    broken = os.path.join(root, "heart", "x")
+    for folder, listing in listings.items():
+        expected = {path: stat for path, stat in stats.items() if os.path.dirname(path) == folder}
+        assert freshness.folder_stats(folder, listing) == (None if folder == broken else expected)
+    assert len(freshness.folder_stats(os.path.join(root, "gut", "y"), listings[os.path.join(root, "gut", "y")])) == 3
+
+
+def test_a_walk_by_path_gives_the_walk_by_descriptor(kb_root, monkeypatch):
+    _tree(kb_root, {**LAYOUT, "top.txt": "# Top\nAt the root |\n"})
+    os.symlink(kb_root / "back", kb_root / "gut" / "to-back")
+    by_descriptor: dict[str, bytes] = {}
+    state = _serial(kb_root, by_descriptor)
+    monkeypatch.setattr(freshness, "_BY_DESCRIPTOR", False)  # as where os.scandir takes no descriptor
+    by_path: dict[str, bytes] = {}
+    assert _serial(kb_root, by_path) == state and by_path == by_descriptor

@@ -114,15 +114,18 @@ def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, 
     return scan
 
 
-def scan_folders(root: Path, folders: list[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Scan:
+def scan_folders(
+    root: Path, folders: list[str], *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, tuple[int, int]] | None = None
+) -> Scan:
     """Classify the entries directly inside each of ``folders`` (relative
     paths, "" for the root) as :func:`scan_kb` would, without entering their
     subfolders: the scan of the folders an update found changed.  The real
     subfolders met are listed in ``scan.subfolders``; a symlinked one sets
-    ``scan.linked`` (only a whole walk can place it)."""
+    ``scan.linked`` (only a whole walk can place it).  ``stats`` spares
+    stat calls as scan_kb's does."""
     scan = Scan()
     real_root = os.path.realpath(root)
-    walker = _Walker(real_root, scan, max_bytes, {}, enter=False)
+    walker = _Walker(real_root, scan, max_bytes, stats or {}, enter=False)
     for rel in folders:
         walker.walk(os.path.join(real_root, rel) if rel else real_root, rel)
     scan.linked = bool(walker.linked_dirs)

@@ -1,14 +1,13 @@
 """The command line.  This package is the only place that imports click.
 
 :func:`main` is the entry point.  Before anything heavy is imported it
-glances at the command line and, for a command that reads the index, starts
-the freshness walk in a background process (freshness.py), so that the walk
-runs beside the imports of click, Whoosh and the command.  A plain search
-(``search`` and words, no option but --kb) then runs without click
-(searching.py);
-everything else runs the command group (app.py), where options are parsed
-for real.  Either way, failures become messages and exit codes in
-failures.py.
+glances at the command line and, for a command that reads the index or
+updates it, starts the freshness walk in a background process
+(freshness.py), so that the walk runs beside the imports of click, Whoosh
+and the command.  A plain search (``search`` and words, no option but
+--kb) then runs without click (searching.py); everything else runs the
+command group (app.py), where options are parsed for real.  Either way,
+failures become messages and exit codes in failures.py.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from healthkb.cli.commands import READING_COMMANDS, plain_search_args
+from healthkb.cli.commands import READING_COMMANDS, UPDATING_COMMANDS, plain_search_args
 from healthkb.freshness import ENV_NO_REFRESH, discard_background_walk, start_background_walk
 
 
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
 
 
 def _start_freshness_walk(args: list[str]) -> None:
-    """Start a reading command's freshness walk in the background.  The
+    """Start a reading or updating command's freshness walk in the background.  The
     command line is only glanced at here; a wrong guess costs the walk, never
     a stale answer (the digest is used only for the KB the command resolves)."""
     if os.environ.get(ENV_NO_REFRESH):
@@ -76,7 +75,7 @@ def _start_freshness_walk(args: list[str]) -> None:
             kb_option = word[len("--kb="):]
         elif command is None and not word.startswith("-"):
             command = word
-    if command in READING_COMMANDS:
+    if command in READING_COMMANDS or (command in UPDATING_COMMANDS and "--full" not in args):
         # Imported here, before the fork, rather than in the child: the
         # command imports it anyway, and the child then starts walking at once.
         from healthkb.kb import existing_kb_root

@@ -1,10 +1,11 @@
 """What the command line asks for, known before click is imported: which
-commands only read the index, and whether it is a plain search.
+commands only read the index, which walk the KB first, and whether it is a
+plain search.
 
 ``healthkb.cli.main`` starts the freshness walk of these commands before
-anything heavy loads (freshness.py); ``app.run`` may run them once more
-after a damaged catalog was rebuilt, since each prints nothing before it
-fails (export and graph stream as they go, so they are not here).
+anything heavy loads (freshness.py); ``app.run`` may run the reading ones
+once more after a damaged catalog was rebuilt, since each prints nothing
+before it fails (export and graph stream as they go, so they are not here).
 """
 
 from __future__ import annotations
@@ -24,3 +25,7 @@ def plain_search_args(args: list[str]) -> tuple[str | None, list[str]] | None:
     if len(args) < 2 or args[0] != "search" or any(arg.startswith("-") for arg in args[1:]):
         return None
     return kb_path, args[1:]
+
+# Commands that write, yet begin with a walk of the whole KB: ``reindex``
+# (its update, unless --full) and ``add``/``edit`` (their freshness check).
+UPDATING_COMMANDS = frozenset({"reindex", "add", "edit"})

@@ -205,16 +205,16 @@ class KBIndex:
         return self.catalog.titles_by_id(ids)
 
 
-def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[str, bytes]) -> str | None:
+def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[str, bytes], listings: dict) -> str | None:
     """The KB's tree digest when it differs from the one the index recorded, else None.
 
-    The digest and the folder digests of the same walk (``folders``) are
-    handed to the update, which then need not walk the tree again.  A
-    command that started the walk in the background (cli.main) takes both
-    from that walk; the others walk here."""
-    state = background_tree_state(paths.kb.root, folders)
+    The digest, the folder digests and listings of the same walk
+    (``folders``, ``listings``) are handed to the update, which then need
+    not walk the tree again.  A command that started the walk in the
+    background (cli.main) takes them from that walk; the others walk here."""
+    state = background_tree_state(paths.kb.root, folders, listings)
     if state is None:
-        state = tree_state(paths.kb.root, folders=folders)
+        state = tree_state(paths.kb.root, folders=folders, listings=listings)
     return None if catalog.get_meta(TREE_STATE_KEY) == state else state
 
 
@@ -233,8 +233,9 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     catalog = open_catalog_for_read(paths)
     state = None
     folders: dict[str, bytes] = {}
+    listings: dict[str, tuple[bytes, bytes]] = {}
     if catalog is not None and not catalog.frozen and refresh_wanted(refresh):
-        state = _current_state_if_stale(paths, catalog, folders)
+        state = _current_state_if_stale(paths, catalog, folders, listings)
     if catalog is not None and state is None:
         return KBIndex(paths, catalog, list(dict.fromkeys(paths.notices)))
     from healthkb.index.update import update_index  # only when there is work to do
@@ -248,7 +249,9 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
     else:
         catalog.close()
         try:
-            report = update_index(paths, progress=progress, timeout=0, state_before=state, folders_before=folders)
+            report = update_index(
+                paths, progress=progress, timeout=0, state_before=state, folders_before=folders, listings_before=listings
+            )
         except LockTimeoutError:
             notices.append("another healthkb is updating the index; showing the last complete index")
         except StorageError as exc:
@@ -268,10 +271,19 @@ def open_index(kb: KB, *, progress: Progress | None = None, refresh: bool = True
 
 def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, touched: list[str] | None = None) -> UpdateReport:
     """Update the index; ``touched``: relative paths of the only files the
-    caller changed since the index was last current (see update_index)."""
+    caller changed since the index was last current (see update_index).
+
+    A plain update takes the walk the command started in the background
+    (cli.main), if any, rather than walking the KB once more."""
     from healthkb.index.update import update_index
 
-    return update_index(index_paths(kb), full=full, progress=progress, touched=touched)
+    paths = index_paths(kb)
+    folders: dict[str, bytes] = {}
+    listings: dict[str, tuple[bytes, bytes]] = {}
+    state = None if full or touched else background_tree_state(paths.kb.root, folders, listings)
+    return update_index(
+        paths, full=full, progress=progress, touched=touched, state_before=state, folders_before=folders, listings_before=listings
+    )
 
 
 @dataclass(frozen=True, slots=True)

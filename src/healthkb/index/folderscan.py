@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 
 from healthkb.corpus import Scan, Skipped, scan_folders
+from healthkb.freshness import folder_stats
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import LOOK_AGAIN, take_in
 from healthkb.index.records import Progress, UpdateReport
@@ -54,16 +55,22 @@ def digests_by_folder(root: str, digests: dict[str, bytes]) -> dict[str, bytes]:
     return {("" if path == real_root else path[cut:]): digest for path, digest in digests.items()}
 
 
-def update_changed_folders(paths: IndexPaths, catalog: Catalog, digests: dict[str, bytes], report: UpdateReport, progress: Progress) -> bool:
+def update_changed_folders(
+    paths: IndexPaths, catalog: Catalog, digests: dict[str, bytes], report: UpdateReport, progress: Progress,
+    listings: dict[str, tuple[bytes, bytes]] | None = None,
+) -> bool:
     """The O(change) update: rescan only the folders whose digest moved since
-    the catalog took them in.  Returns False, having written nothing, when
-    only a scan of the whole KB can tell (then the caller runs one)."""
+    the catalog took them in.  ``listings`` (tree_state's, of the walk that
+    gave ``digests``) spares the rescan the stat of each file: the stat the
+    digest was taken from is the one to record.  Returns False, having
+    written nothing, when only a scan of the whole KB can tell (then the
+    caller runs one)."""
     stored = _stored_digests(catalog)
     if stored is None or b"" in digests.values():
         return False
     now = digests_by_folder(paths.kb.root, digests)
     dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
-    found = _rescan(paths.kb.root, dirty, stored, now)
+    found = _rescan(paths.kb.root, dirty, stored, now, listings or {})
     if found is None:
         return False
     scan, rescanned, dropped = found
@@ -84,7 +91,7 @@ def update_touched_folders(paths: IndexPaths, catalog: Catalog, files: list[str]
     folders = sorted({_folder_of(rel) for rel in files})
     if stored is None or any(rel not in stored for rel in folders):
         return False
-    found = _rescan(paths.kb.root, folders, stored, stored)
+    found = _rescan(paths.kb.root, folders, stored, stored, {})
     if found is None or found[2]:
         return False
     scan, rescanned, _dropped = found
@@ -101,11 +108,15 @@ def _stored_digests(catalog: Catalog) -> dict[str, bytes] | None:
     return stored if "" in stored else None
 
 
-def _rescan(root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes]) -> tuple[Scan, list[str], list[str]] | None:
+def _rescan(
+    root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes], listings: dict[str, tuple[bytes, bytes]]
+) -> tuple[Scan, list[str], list[str]] | None:
     """Scan the ``dirty`` folders that the scan enters (parents first, so that
     a new subfolder is entered when its parent's listing shows it; ``now``
-    says which folders exist) and list the stored ones it no longer enters.
-    None when the whole KB must be scanned."""
+    says which folders exist; ``listings``, by absolute path, the walk's
+    stats) and list the stored ones it no longer enters.  None when the
+    whole KB must be scanned."""
+    real_root = os.path.realpath(root)
     entered = set(stored)
     scan = Scan()
     rescanned: list[str] = []
@@ -117,7 +128,9 @@ def _rescan(root, dirty: list[str], stored: dict[str, bytes], now: dict[str, byt
                 entered.discard(rel)
                 dropped.append(rel)
             continue  # else not a folder the scan enters (under a skipped one)
-        part = scan_folders(root, [rel])
+        folder = os.path.join(real_root, rel) if rel else real_root
+        listing = listings.get(folder)
+        part = scan_folders(root, [rel], stats=folder_stats(folder, listing) if listing else None)
         if part.linked or not part.folders or not all(f.id.isascii() for f in part.files):
             return None
         if any(s.reason.startswith("unreadable folder") for s in part.skipped):

@@ -77,6 +77,7 @@ def update_index(
     state_before: str | None = None,
     folders_before: dict[str, bytes] | None = None,
     touched: list[str] | None = None,
+    listings_before: dict[str, tuple[bytes, bytes]] | None = None,
 ) -> UpdateReport:
     """Update (or with ``full``, rebuild) the index of ``paths.kb`` under the write lock.
 
@@ -84,7 +85,8 @@ def update_index(
     (a reading command's freshness check): the update records it instead of
     walking the tree a second time.  It was taken before this update's scan,
     which is all the digest promises (a change after it forces another update).
-    ``folders_before`` holds the folder digests of the same walk.
+    ``folders_before`` holds the folder digests of the same walk, and
+    ``listings_before`` its folder listings (the stats it took).
 
     ``touched`` (relative paths of files the caller just wrote: ``add``,
     ``edit``) lets the update rescan their folders alone, without walking the
@@ -97,7 +99,7 @@ def update_index(
     try:
         with WriteLock(paths.state, timeout):
             try:
-                _update_locked(paths, full, report, progress, _Known(state_before, folders_before, touched))
+                _update_locked(paths, full, report, progress, _Known(state_before, folders_before, touched, listings_before))
             except BaseException as exc:
                 failure = storage_failure(exc, paths.state)
                 if failure is None and isinstance(exc, RuntimeError) and disk_full(paths.state):
@@ -147,6 +149,7 @@ class _Known:
     state: str | None = None
     folders: dict[str, bytes] | None = None
     touched: list[str] | None = None
+    listings: dict[str, tuple[bytes, bytes]] | None = None
 
 
 def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progress: Progress, known: _Known) -> None:
@@ -168,13 +171,13 @@ def _update_or_build(paths: IndexPaths, full: bool, report: UpdateReport, progre
             return
         stats: dict[str, tuple[int, int]] | None = None if by_folder else {}
         if by_folder and known.state and known.folders:
-            state, digests = known.state, known.folders  # that walk was this update's
+            state, digests, listings = known.state, known.folders, known.listings  # that walk was this update's
         else:
-            digests = {}
-            state = tree_state(paths.kb.root, stats, digests)
+            digests, listings = {}, {}
+            state = tree_state(paths.kb.root, stats, digests, listings if by_folder else None)
             # A caller's earlier digest: all it promises still holds.
             state = known.state or state
-        if not (by_folder and update_changed_folders(paths, catalog, digests, report, progress)):
+        if not (by_folder and update_changed_folders(paths, catalog, digests, report, progress, listings)):
             scan = scan_kb(paths.kb.root, stats=stats)
             del stats
             # A killed `add` leaves its temporary copy: remove it, or report it.
