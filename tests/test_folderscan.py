@@ -412,3 +412,65 @@ def test_an_edit_after_the_walk_is_taken_in_by_the_next_update(folders_kb):
         assert run_cli("reindex", "--json").code == 0
     assert run_cli("search", "second version", "--json").ids() == ["c/item-0"]
     same_as_full_build(folders_kb)
+
+
+@pytest.fixture
+def scanned_names(monkeypatch) -> dict[str, object]:
+    """Per rescanned folder, the ``names`` its scan was limited to (None: all)."""
+    seen: dict[str, object] = {}
+    real = folderscan.scan_folders
+
+    def spy(root, folders, **kwargs):
+        for rel in folders:
+            seen[rel] = kwargs.get("names")
+        return real(root, folders, **kwargs)
+
+    monkeypatch.setattr(folderscan, "scan_folders", spy)
+    return seen
+
+
+def save_in_place(path: Path, data: bytes) -> None:
+    """Overwrite a file's bytes, keeping its inode (its folder's mtime stays)."""
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.write(data)
+    bump_mtime(path)
+
+
+@pytest.mark.parametrize(("rel", "data", "gone"), [
+    ("b/item-2.txt", article("Oat bran and sleep, rewritten in place.").encode(), False),
+    ("root-note.txt", article("The top note, rewritten in place.").encode(), False),
+    ("a/deep/item-0.txt", b"", True),  # emptied: skipped now, and out of the index
+    ("d/item-3.txt", b"\x00\x01binary now", True),
+])
+def test_a_file_saved_in_place_is_the_only_one_looked_at(folders_kb, scanned_names, rel, data, gone):
+    folder, _slash, name = rel.rpartition("/")
+    save_in_place(folders_kb / rel, data)
+    report = reindex(kb_of(folders_kb))
+    article_id = rel[:-4]
+    assert (report.updated, report.removed) == (([], [article_id]) if gone else ([article_id], []))
+    assert scanned_names == {folder: {name}}  # neither the folder's other files nor other folders
+    assert [s.path for s in report.skipped] == ([rel] if gone else [])
+    same_as_full_build(folders_kb)
+
+
+def test_a_folder_whose_entries_moved_is_rescanned_whole(folders_kb, scanned_names):
+    save_in_place(folders_kb / "c" / "item-1.txt", article("Edited in place.").encode())
+    (folders_kb / "c" / ".draft.txt").write_text(article("Hidden draft."), encoding="utf-8")  # moves c's mtime only
+    report = reindex(kb_of(folders_kb))
+    assert report.updated == ["c/item-1"]
+    assert scanned_names == {"c": None}
+    assert [s.path for s in report.skipped] == ["c/.draft.txt"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_folder_holding_a_skipped_file_is_rescanned_whole(folders_kb, scanned_names):
+    (folders_kb / "a" / "empty.txt").write_bytes(b"")
+    reindex(kb_of(folders_kb))
+    scanned_names.clear()
+    save_in_place(folders_kb / "a" / "item-0.txt", article("Edited beside an empty file.").encode())
+    report = reindex(kb_of(folders_kb))
+    assert report.updated == ["a/item-0"]
+    assert scanned_names == {"a": None}  # the empty file is listed yet is no article: look at all of it
+    assert [s.path for s in report.skipped] == ["a/empty.txt"]
+    same_as_full_build(folders_kb)

@@ -63,7 +63,7 @@ def tree_state(
     its ``*.txt`` entries), so that an update can find the folders that
     changed (b"" for a folder that could not be listed).  ``listings``
     receives each listed folder's part itself, from which
-    :func:`folder_stats` gives the stats this walk took there: an update
+    :func:`listed_stats` gives the stats this walk took there: an update
     rescanning a changed folder need not stat its files again.
     """
     import hashlib  # lazy: OpenSSL costs an import only when used
@@ -101,11 +101,12 @@ def tree_state(
     return digest.hexdigest()
 
 
-def folder_stats(folder: str, listing: tuple[bytes, bytes]) -> dict[str, tuple[int, int]] | None:
-    """path → (size, mtime_ns) of the ``*.txt`` files of ``folder`` as the
-    walk that gave ``listing`` (:func:`tree_state`'s ``listings``) stat-ed
-    them, keyed like :func:`healthkb.corpus.scan_kb`'s ``stats``; None when
-    an entry there could not be stat-ed (the caller then stats for itself)."""
+def listed_stats(folder: str, listing: tuple[bytes, bytes]) -> tuple[int, dict[str, tuple[int, int]]] | None:
+    """What the walk that gave ``listing`` (:func:`tree_state`'s
+    ``listings``) saw of ``folder``: its mtime_ns, and path → (size,
+    mtime_ns) of its ``*.txt`` files, keyed like
+    :func:`healthkb.corpus.scan_kb`'s ``stats``.  None when an entry there
+    could not be stat-ed (the caller then stats for itself)."""
     blob, packed = listing
     names = blob.decode("utf-8", "surrogateescape").split("\0") if blob else []
     numbers = array("q")
@@ -114,7 +115,7 @@ def folder_stats(folder: str, listing: tuple[bytes, bytes]) -> dict[str, tuple[i
     if len(numbers) != 1 + 3 * len(names):
         return None
     prefix = os.path.join(folder, "")
-    return {prefix + name: (numbers[3 * n + 1], numbers[3 * n + 2]) for n, name in enumerate(names)}
+    return numbers[0], {prefix + name: (numbers[3 * n + 1], numbers[3 * n + 2]) for n, name in enumerate(names)}
 
 
 # os.scandir on a folder's descriptor: each entry's stat is then an fstatat

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 
 from healthkb.corpus import Scan, Skipped, scan_folders
-from healthkb.freshness import folder_stats
+from healthkb.freshness import listed_stats
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import LOOK_AGAIN, take_in
 from healthkb.index.records import Progress, UpdateReport
@@ -70,12 +70,52 @@ def update_changed_folders(
         return False
     now = digests_by_folder(paths.kb.root, digests)
     dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
-    found = _rescan(paths.kb.root, dirty, stored, now, listings or {})
+    listed = _listed(paths.kb.root, dirty, listings or {})
+    edited = _edited_in_place(catalog, listed) if stored.keys() == now.keys() else {}
+    stats = {rel: found[1] for rel, found in listed.items()}
+    found = _rescan(paths.kb.root, dirty, stored, now, stats, {rel: set(rows) for rel, rows in edited.items()})
     if found is None:
         return False
     scan, rescanned, dropped = found
-    _take_in_folders(paths, catalog, scan, rescanned, dropped, {rel: now[rel] for rel in rescanned}, report, progress)
+    _take_in_folders(paths, catalog, scan, rescanned, dropped, {rel: now[rel] for rel in rescanned}, report, progress, edited)
     return True
+
+
+def _listed(root, dirty: list[str], listings: dict[str, tuple[bytes, bytes]]) -> dict[str, tuple[int, dict]]:
+    """rel → (mtime_ns, stats by path) of the ``dirty`` folders as the walk listed them."""
+    real_root = os.path.realpath(root)
+    found = {}
+    for rel in dirty:
+        folder = os.path.join(real_root, rel) if rel else real_root
+        listing = listings.get(folder)
+        seen = listed_stats(folder, listing) if listing else None
+        if seen is not None:
+            found[rel] = seen
+    return found
+
+
+def _edited_in_place(catalog: Catalog, listed: dict[str, tuple[int, dict]]) -> dict[str, dict[str, tuple[str, tuple]]]:
+    """The changed folders where only files were saved in place: the folder's
+    mtime is the one the catalog took in (no entry was added, removed or
+    renamed: the same trust the digest puts in folder mtimes for hidden
+    entries) and its ``*.txt`` files are exactly the catalog's articles
+    there.  Only the files whose stat moved need a look: rel → {file name:
+    (id, the catalog's (size, mtime_ns, path))}.  (Called only when no folder
+    came or went, so their subfolders are unchanged too.)"""
+    edited = {}
+    for rel, (mtime, stats) in listed.items():
+        row = catalog.db.execute("SELECT mtime_ns FROM folders WHERE path=?", (rel,)).fetchone()
+        if row is None or row[0] != mtime:
+            continue
+        rows = _file_stats_in(catalog, [rel])
+        by_name = {known[2].rpartition("/")[2]: (article_id, known) for article_id, known in rows.items()}
+        names = {path.rpartition(os.sep)[2]: stat for path, stat in stats.items()}
+        if names.keys() != by_name.keys():
+            continue  # a file that is no article (skipped), or one gone: rescan it whole
+        moved = {name: by_name[name] for name, stat in names.items() if stat != by_name[name][1][:2]}
+        if moved:
+            edited[rel] = moved
+    return edited
 
 
 def update_touched_folders(paths: IndexPaths, catalog: Catalog, files: list[str], report: UpdateReport, progress: Progress) -> bool:
@@ -91,7 +131,7 @@ def update_touched_folders(paths: IndexPaths, catalog: Catalog, files: list[str]
     folders = sorted({_folder_of(rel) for rel in files})
     if stored is None or any(rel not in stored for rel in folders):
         return False
-    found = _rescan(paths.kb.root, folders, stored, stored, {})
+    found = _rescan(paths.kb.root, folders, stored, stored, {}, {})
     if found is None or found[2]:
         return False
     scan, rescanned, _dropped = found
@@ -109,14 +149,13 @@ def _stored_digests(catalog: Catalog) -> dict[str, bytes] | None:
 
 
 def _rescan(
-    root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes], listings: dict[str, tuple[bytes, bytes]]
+    root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes], stats: dict[str, dict], only: dict[str, set[str]]
 ) -> tuple[Scan, list[str], list[str]] | None:
     """Scan the ``dirty`` folders that the scan enters (parents first, so that
     a new subfolder is entered when its parent's listing shows it; ``now``
-    says which folders exist; ``listings``, by absolute path, the walk's
-    stats) and list the stored ones it no longer enters.  None when the
-    whole KB must be scanned."""
-    real_root = os.path.realpath(root)
+    says which folders exist; ``stats``, by folder, the walk's stats; in a
+    folder of ``only``, only the files it names) and list the stored ones it
+    no longer enters.  None when the whole KB must be scanned."""
     entered = set(stored)
     scan = Scan()
     rescanned: list[str] = []
@@ -128,18 +167,17 @@ def _rescan(
                 entered.discard(rel)
                 dropped.append(rel)
             continue  # else not a folder the scan enters (under a skipped one)
-        folder = os.path.join(real_root, rel) if rel else real_root
-        listing = listings.get(folder)
-        part = scan_folders(root, [rel], stats=folder_stats(folder, listing) if listing else None)
+        part = scan_folders(root, [rel], stats=stats.get(rel), names=only.get(rel))
         if part.linked or not part.folders or not all(f.id.isascii() for f in part.files):
             return None
         if any(s.reason.startswith("unreadable folder") for s in part.skipped):
             return None
-        children = {c for c in entered if c and _folder_of(c) == rel}
-        if any(c in now for c in children.difference(part.subfolders)):
-            return None  # still there yet no longer entered: let a whole scan say why
-        entered.difference_update(children)
-        entered.update(part.subfolders)
+        if rel not in only:  # else its subfolders were not listed, and are unchanged
+            children = {c for c in entered if c and _folder_of(c) == rel}
+            if any(c in now for c in children.difference(part.subfolders)):
+                return None  # still there yet no longer entered: let a whole scan say why
+            entered.difference_update(children)
+            entered.update(part.subfolders)
         scan.files += part.files
         scan.skipped += part.skipped
         scan.temporaries += part.temporaries
@@ -149,12 +187,19 @@ def _rescan(
     return scan, rescanned, dropped
 
 
-def _take_in_folders(paths, catalog: Catalog, scan: Scan, rescanned: list[str], dropped: list[str], digests: dict[str, bytes], report, progress) -> None:
+def _take_in_folders(
+    paths, catalog: Catalog, scan: Scan, rescanned: list[str], dropped: list[str], digests: dict[str, bytes], report, progress,
+    edited: dict[str, dict] | None = None,
+) -> None:
     """Compare the rescanned folders' files with the catalog's rows for them
-    (and drop those of folders no longer entered), then record the skipped
-    files and the rescanned folders' mtimes and ``digests``."""
-    area = set(rescanned) | set(dropped)
+    (and drop those of folders no longer entered; in a folder ``edited`` in
+    place, only the files it names), then record the skipped files and the
+    rescanned folders' mtimes and ``digests``."""
+    edited = edited or {}
+    area = set(rescanned).difference(edited) | set(dropped)
     known = _file_stats_in(catalog, area)
+    for moved in edited.values():
+        known.update(moved.values())
     count_before = catalog.count()
     scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
     taken = take_in(paths, catalog, scan.files, known, report, progress)
