@@ -71,7 +71,7 @@ def update_changed_folders(
     now = digests_by_folder(paths.kb.root, digests)
     dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
     listed = _listed(paths.kb.root, dirty, listings or {})
-    edited = _edited_in_place(catalog, listed) if stored.keys() == now.keys() else {}
+    edited = _edited_in_place(catalog, paths.kb.root, listed) if stored.keys() == now.keys() else {}
     stats = {rel: found[1] for rel, found in listed.items()}
     found = _rescan(paths.kb.root, dirty, stored, now, stats, {rel: set(rows) for rel, rows in edited.items()})
     if found is None:
@@ -94,7 +94,7 @@ def _listed(root, dirty: list[str], listings: dict[str, tuple[bytes, bytes]]) ->
     return found
 
 
-def _edited_in_place(catalog: Catalog, listed: dict[str, tuple[int, dict]]) -> dict[str, dict[str, tuple[str, tuple]]]:
+def _edited_in_place(catalog: Catalog, root, listed: dict[str, tuple[int, dict]]) -> dict[str, dict[str, tuple[str, tuple]]]:
     """The changed folders where only files were saved in place: the folder's
     mtime is the one the catalog took in (no entry was added, removed or
     renamed: the same trust the digest puts in folder mtimes for hidden
@@ -102,14 +102,17 @@ def _edited_in_place(catalog: Catalog, listed: dict[str, tuple[int, dict]]) -> d
     there.  Only the files whose stat moved need a look: rel → {file name:
     (id, the catalog's (size, mtime_ns, path))}.  (Called only when no folder
     came or went, so their subfolders are unchanged too.)"""
+    real_root = os.path.realpath(root)
     edited = {}
     for rel, (mtime, stats) in listed.items():
         row = catalog.db.execute("SELECT mtime_ns FROM folders WHERE path=?", (rel,)).fetchone()
         if row is None or row[0] != mtime:
             continue
         rows = _file_stats_in(catalog, [rel])
-        by_name = {known[2].rpartition("/")[2]: (article_id, known) for article_id, known in rows.items()}
-        names = {path.rpartition(os.sep)[2]: stat for path, stat in stats.items()}
+        cut = len(rel) + 1 if rel else 0
+        by_name = {known[2][cut:]: (article_id, known) for article_id, known in rows.items()}
+        cut = len(os.path.join(real_root, rel, ""))
+        names = {path[cut:]: stat for path, stat in stats.items()}
         if names.keys() != by_name.keys():
             continue  # a file that is no article (skipped), or one gone: rescan it whole
         moved = {name: by_name[name] for name, stat in names.items() if stat != by_name[name][1][:2]}
