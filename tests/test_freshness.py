@@ -41,10 +41,14 @@ def test_the_background_digest_is_the_in_process_one(make_kb):
     root = make_kb({"sleep/a.txt": article("Sleep well."), "b.txt": article("Water."), "c/d/e.txt": article("Deep.")})
     assert start_background_walk(lambda: root)
     pid = _pending_pid()
-    folders, expected_folders = {}, {}
-    assert background_tree_state(root, folders) == tree_state(root, folders=expected_folders)
+    folders, expected_folders, listings, expected_listings = {}, {}, {}, {}
+    assert background_tree_state(root, folders, listings) == tree_state(root, folders=expected_folders, listings=expected_listings)
     assert folders == expected_folders and len(folders) == 4  # the root, sleep, c, c/d
+    assert listings == {}  # not asked for: not sent
     assert freshness._background is None and _reaped(pid)
+    assert start_background_walk(lambda: root, listings=True)
+    assert background_tree_state(root, folders, listings) == tree_state(root)
+    assert listings == expected_listings and len(listings) == 4
 
 
 def test_the_background_digest_is_given_once(make_kb):
@@ -123,11 +127,14 @@ def test_an_uncollected_walk_is_stopped_and_reaped(make_kb):
     (["search", "--", "--no-refresh"], "env"),
 ])
 def test_reading_and_updating_commands_start_the_walk(argv, walked, isolated_env, monkeypatch):
-    started = []
-    monkeypatch.setattr("healthkb.cli.start_background_walk", lambda find_root: started.append(find_root()))
+    started, with_listings = [], []
+    monkeypatch.setattr("healthkb.cli.start_background_walk",
+                        lambda find_root, listings=False: started.append(find_root()) or with_listings.append(listings))
     _start_freshness_walk(argv)
     expected = [] if walked is None else [isolated_env.kb if walked == "env" else os.path.expanduser(walked)]
     assert [str(p) for p in started] == [str(p) for p in expected]
+    # Only a command that updates the index has the listings sent.
+    assert with_listings == [bool({"add", "edit", "reindex"} & set(argv))] * len(expected)
     monkeypatch.setenv("HEALTHKB_NO_REFRESH", "1")
     started.clear()
     _start_freshness_walk(argv)
@@ -152,7 +159,7 @@ def test_a_search_sees_an_edit_through_the_background_walk(make_kb, monkeypatch)
 def test_an_edit_is_seen_without_the_background_walk(make_kb, monkeypatch):
     kb = make_kb({"a.txt": article("Magnesium in nuts.")})
     assert run_cli("search", "magnesium", "--json").ids() == ["a"]
-    monkeypatch.setattr("healthkb.cli.start_background_walk", lambda find_root: False)
+    monkeypatch.setattr("healthkb.cli.start_background_walk", lambda find_root, **options: False)
     (kb / "a.txt").write_text(article("Zucchini soup."))
     assert run_cli("search", "zucchini", "--json").ids() == ["a"]
 

@@ -75,12 +75,13 @@ def _start_freshness_walk(args: list[str]) -> None:
             kb_option = word[len("--kb="):]
         elif command is None and not word.startswith("-"):
             command = word
-    if command in READING_COMMANDS or (command in UPDATING_COMMANDS and "--full" not in args):
+    updating = command in UPDATING_COMMANDS and "--full" not in args
+    if command in READING_COMMANDS or updating:
         # Imported here, before the fork, rather than in the child: the
         # command imports it anyway, and the child then starts walking at once.
         from healthkb.kb import existing_kb_root
 
-        start_background_walk(lambda: existing_kb_root(kb_option))
+        start_background_walk(lambda: existing_kb_root(kb_option), listings=updating)
 
 
 def __getattr__(name: str):

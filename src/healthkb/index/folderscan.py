@@ -5,7 +5,10 @@ its ``*.txt`` entries' names, sizes, mtimes and inodes) as of the last update.
 An update rescans only the folders whose digest moved (corpus.scan_folders)
 and compares their files with the catalog's rows for those folders
 (incremental.py); an unchanged folder costs nothing beyond the stat walk that
-computed the digests.  A KB that a folder-by-folder scan cannot place
+computed the digests, and the rescan takes each file's stat from that walk.
+A folder where files were only saved in place (its mtime, hence its entries,
+as the catalog took them in) is not listed whole: only the files whose stat
+moved are looked at.  A KB that a folder-by-folder scan cannot place
 (symlinked folders, non-ASCII ids, an unreadable folder) is scanned whole.
 
 The digests are written last, in the transaction that records the skipped
