@@ -12,6 +12,10 @@ from __future__ import annotations
 
 READING_COMMANDS = frozenset({"search", "similar", "show", "list", "links", "check", "stats"})
 
+# Commands that write, yet begin with a walk of the whole KB: ``reindex``
+# (its update, unless --full) and ``add``/``edit`` (their freshness check).
+UPDATING_COMMANDS = frozenset({"reindex", "add", "edit"})
+
 
 def plain_search_args(args: list[str]) -> tuple[str | None, list[str]] | None:
     """(the --kb folder or None, the query words) when ``args`` is a plain
@@ -25,7 +29,3 @@ def plain_search_args(args: list[str]) -> tuple[str | None, list[str]] | None:
     if len(args) < 2 or args[0] != "search" or any(arg.startswith("-") for arg in args[1:]):
         return None
     return kb_path, args[1:]
-
-# Commands that write, yet begin with a walk of the whole KB: ``reindex``
-# (its update, unless --full) and ``add``/``edit`` (their freshness check).
-UPDATING_COMMANDS = frozenset({"reindex", "add", "edit"})
