@@ -415,14 +415,16 @@ def test_an_edit_after_the_walk_is_taken_in_by_the_next_update(folders_kb):
 
 
 @pytest.fixture
-def scanned_names(monkeypatch) -> dict[str, object]:
-    """Per rescanned folder, the ``names`` its scan was limited to (None: all)."""
-    seen: dict[str, object] = {}
+def looked_at(monkeypatch) -> dict[str, set[str]]:
+    """Per rescanned folder, the ``*.txt`` files its scan classified (those
+    not left out as unchanged)."""
+    seen: dict[str, set[str]] = {}
     real = folderscan.scan_folders
 
     def spy(root, folders, **kwargs):
         for rel in folders:
-            seen[rel] = kwargs.get("names")
+            names = {p.name for p in (Path(root) / rel).iterdir() if p.name.lower().endswith(".txt")}
+            seen[rel] = names - set(kwargs.get("skip") or ())
         return real(root, folders, **kwargs)
 
     monkeypatch.setattr(folderscan, "scan_folders", spy)
@@ -443,34 +445,49 @@ def save_in_place(path: Path, data: bytes) -> None:
     ("a/deep/item-0.txt", b"", True),  # emptied: skipped now, and out of the index
     ("d/item-3.txt", b"\x00\x01binary now", True),
 ])
-def test_a_file_saved_in_place_is_the_only_one_looked_at(folders_kb, scanned_names, rel, data, gone):
+def test_a_file_saved_in_place_is_the_only_one_looked_at(folders_kb, looked_at, rel, data, gone):
     folder, _slash, name = rel.rpartition("/")
     save_in_place(folders_kb / rel, data)
     report = reindex(kb_of(folders_kb))
     article_id = rel[:-4]
     assert (report.updated, report.removed) == (([], [article_id]) if gone else ([article_id], []))
-    assert scanned_names == {folder: {name}}  # neither the folder's other files nor other folders
+    assert looked_at == {folder: {name}}  # neither the folder's other files nor other folders
     assert [s.path for s in report.skipped] == ([rel] if gone else [])
     same_as_full_build(folders_kb)
 
 
-def test_a_folder_whose_entries_moved_is_rescanned_whole(folders_kb, scanned_names):
-    save_in_place(folders_kb / "c" / "item-1.txt", article("Edited in place.").encode())
-    (folders_kb / "c" / ".draft.txt").write_text(article("Hidden draft."), encoding="utf-8")  # moves c's mtime only
+def test_files_added_and_removed_are_the_only_ones_looked_at(folders_kb, looked_at):
+    (folders_kb / "c" / "wrist.txt").write_text(article("Wrist pain from typing."), encoding="utf-8")
+    (folders_kb / "c" / ".draft.txt").write_text(article("A hidden draft."), encoding="utf-8")
+    (folders_kb / "d" / "item-0.txt").unlink()
+    (folders_kb / "d" / "item-1.txt").rename(folders_kb / "d" / "renamed.txt")
     report = reindex(kb_of(folders_kb))
-    assert report.updated == ["c/item-1"]
-    assert scanned_names == {"c": None}
-    assert [s.path for s in report.skipped] == ["c/.draft.txt"]
+    assert (report.added, report.removed) == (["c/wrist", "d/renamed"], ["d/item-0", "d/item-1"])
+    assert looked_at == {"c": {"wrist.txt", ".draft.txt"}, "d": {"renamed.txt"}}
+    assert [s.path for s in report.skipped] == ["c/.draft.txt"]  # hidden entries are still classified
     same_as_full_build(folders_kb)
 
 
-def test_a_folder_holding_a_skipped_file_is_rescanned_whole(folders_kb, scanned_names):
+def test_a_file_that_is_no_article_is_looked_at_again(folders_kb, looked_at):
     (folders_kb / "a" / "empty.txt").write_bytes(b"")
     reindex(kb_of(folders_kb))
-    scanned_names.clear()
+    looked_at.clear()
     save_in_place(folders_kb / "a" / "item-0.txt", article("Edited beside an empty file.").encode())
     report = reindex(kb_of(folders_kb))
     assert report.updated == ["a/item-0"]
-    assert scanned_names == {"a": None}  # the empty file is listed yet is no article: look at all of it
+    assert looked_at == {"a": {"item-0.txt", "empty.txt"}}  # the empty one has no row to match
     assert [s.path for s in report.skipped] == ["a/empty.txt"]
+    same_as_full_build(folders_kb)
+
+
+def test_a_new_file_sharing_an_unchanged_ones_id_takes_the_whole_folder(folders_kb, looked_at):
+    (folders_kb / "b" / "item-3.TXT").write_text(article("Same id as item-3."), encoding="utf-8")
+    report = reindex(kb_of(folders_kb))
+    assert not report.changed
+    assert looked_at == {"b": {f"item-{n}.txt" for n in range(4)} | {"item-3.TXT"}}
+    assert [(s.path, s.reason.startswith("same article id as b/item-3.txt")) for s in report.skipped] == [("b/item-3.TXT", True)]
+    (folders_kb / "b" / "item-3.txt").unlink()  # the .TXT one takes the id over
+    report = reindex(kb_of(folders_kb))
+    assert report.updated == ["b/item-3"] and report.skipped == []
+    assert run_cli("show", "b/item-3").stdout.count("Same id as item-3.") == 1
     same_as_full_build(folders_kb)

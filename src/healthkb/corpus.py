@@ -114,17 +114,17 @@ def scan_kb(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict[str, 
     return scan
 
 
-def scan_folders(root: Path, folders: list[str], *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict | None = None, names: Collection[str] | None = None) -> Scan:
+def scan_folders(root: Path, folders: list[str], *, max_bytes: int = DEFAULT_MAX_BYTES, stats: dict | None = None, skip: Collection[str] | None = None) -> Scan:
     """Classify the entries directly inside each of ``folders`` (relative
     paths, "" for the root) as :func:`scan_kb` would, without entering their
     subfolders: the scan of the folders an update found changed.  The real
     subfolders met are listed in ``scan.subfolders``; a symlinked one sets
     ``scan.linked`` (only a whole walk can place it).  ``stats`` spares
-    stat calls as scan_kb's does; ``names`` limits the scan to the entries
-    so named (files an update knows changed in place)."""
+    stat calls as scan_kb's does; the entries named in ``skip`` are left out
+    (files an update knows are unchanged)."""
     scan = Scan()
     real_root = os.path.realpath(root)
-    walker = _Walker(real_root, scan, max_bytes, stats or {}, enter=False, only=names)
+    walker = _Walker(real_root, scan, max_bytes, stats or {}, enter=False, skip=skip)
     for rel in folders:
         walker.walk(os.path.join(real_root, rel) if rel else real_root, rel)
     scan.linked = bool(walker.linked_dirs)
@@ -189,10 +189,10 @@ def _shown(rel: str) -> str:
 class _Walker:
     """One walk of a KB; remembers real folders seen to break symlink loops."""
 
-    def __init__(self, real_root: str, scan: Scan, max_bytes: int, stats: dict, *, enter: bool = True, only: Collection[str] | None = None) -> None:
+    def __init__(self, real_root: str, scan: Scan, max_bytes: int, stats: dict, *, enter: bool = True, skip: Collection[str] | None = None) -> None:
         self.real_root = real_root
         self.enter = enter  # False: list the subfolders met instead of walking them
-        self.only = only  # the names of the only entries to classify (None: all)
+        self.left_out = skip or ()  # names of entries not to classify
         self.stats = stats
         self.scan = scan
         self.max_bytes = max_bytes
@@ -223,7 +223,7 @@ class _Walker:
             try:
                 self.scan.folders[rel_folder] = os.stat(folder).st_mtime_ns
                 with os.scandir(folder) as listing:
-                    entries = sorted(listing if self.only is None else (e for e in listing if e.name in self.only), key=_by_name)
+                    entries = sorted((e for e in listing if e.name not in self.left_out) if self.left_out else listing, key=_by_name)
             except OSError as exc:
                 self.skip(rel_folder or ".", f"unreadable folder ({exc.strerror})")
                 continue

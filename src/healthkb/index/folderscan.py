@@ -6,9 +6,9 @@ An update rescans only the folders whose digest moved (corpus.scan_folders)
 and compares their files with the catalog's rows for those folders
 (incremental.py); an unchanged folder costs nothing beyond the stat walk that
 computed the digests, and the rescan takes each file's stat from that walk.
-A folder where files were only saved in place (its mtime, hence its entries,
-as the catalog took them in) is not listed whole: only the files whose stat
-moved are looked at.  A KB that a folder-by-folder scan cannot place
+Files the walk found as the catalog has them (same name, size and mtime)
+are left out of the rescan: one edit in a folder of 10,000 articles costs
+one file's look.  A KB that a folder-by-folder scan cannot place
 (symlinked folders, non-ASCII ids, an unreadable folder) is scanned whole.
 
 The digests are written last, in the transaction that records the skipped
@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterable
 
-from healthkb.corpus import Scan, Skipped, scan_folders
+from healthkb.corpus import Scan, Skipped, article_id, scan_folders
 from healthkb.freshness import listed_stats
 from healthkb.index.catalog import Catalog
 from healthkb.index.incremental import LOOK_AGAIN, take_in
@@ -74,54 +74,48 @@ def update_changed_folders(
     now = digests_by_folder(paths.kb.root, digests)
     dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
     listed = _listed(paths.kb.root, dirty, listings or {})
-    edited = _edited_in_place(catalog, paths.kb.root, listed) if stored.keys() == now.keys() else {}
-    stats = {rel: found[1] for rel, found in listed.items()}
-    found = _rescan(paths.kb.root, dirty, stored, now, stats, {rel: set(rows) for rel, rows in edited.items()})
+    rows = {rel: _file_stats_in(catalog, [rel]) for rel in listed}
+    unchanged = _unchanged_files(paths.kb.root, listed, rows)
+    found = _rescan(paths.kb.root, dirty, stored, now, listed, unchanged)
     if found is None:
         return False
     scan, rescanned, dropped = found
-    _take_in_folders(paths, catalog, scan, rescanned, dropped, {rel: now[rel] for rel in rescanned}, report, progress, edited)
+    _take_in_folders(paths, catalog, scan, rescanned, dropped, {rel: now[rel] for rel in rescanned}, report, progress, rows, unchanged)
     return True
 
 
-def _listed(root, dirty: list[str], listings: dict[str, tuple[bytes, bytes]]) -> dict[str, tuple[int, dict]]:
-    """rel → (mtime_ns, stats by path) of the ``dirty`` folders as the walk listed them."""
+def _listed(root, dirty: list[str], listings: dict[str, tuple[bytes, bytes]]) -> dict[str, dict]:
+    """rel → stats by path of the ``dirty`` folders' files as the walk listed them."""
     real_root = os.path.realpath(root)
     found = {}
     for rel in dirty:
         folder = os.path.join(real_root, rel) if rel else real_root
         listing = listings.get(folder)
-        seen = listed_stats(folder, listing) if listing else None
-        if seen is not None:
-            found[rel] = seen
+        stats = listed_stats(folder, listing) if listing else None
+        if stats is not None:
+            found[rel] = stats
     return found
 
 
-def _edited_in_place(catalog: Catalog, root, listed: dict[str, tuple[int, dict]]) -> dict[str, dict[str, tuple[str, tuple]]]:
-    """The changed folders where only files were saved in place: the folder's
-    mtime is the one the catalog took in (no entry was added, removed or
-    renamed: the same trust the digest puts in folder mtimes for hidden
-    entries) and its ``*.txt`` files are exactly the catalog's articles
-    there.  Only the files whose stat moved need a look: rel → {file name:
-    (id, the catalog's (size, mtime_ns, path))}.  (Called only when no folder
-    came or went, so their subfolders are unchanged too.)"""
+def _unchanged_files(root, listed: dict[str, dict], rows: dict[str, dict]) -> dict[str, dict[str, str]]:
+    """Per listed folder, the files the walk found with the very name, size
+    and mtime the catalog holds for an article there: rel → {file name: id}.
+    Scanning one again would make the same article of it, so the rescan
+    leaves them out and looks only at what was added, removed, renamed or
+    saved since (a folder of 10,000 articles where one was edited costs one
+    file's look, not 10,000)."""
     real_root = os.path.realpath(root)
-    edited = {}
-    for rel, (mtime, stats) in listed.items():
-        row = catalog.db.execute("SELECT mtime_ns FROM folders WHERE path=?", (rel,)).fetchone()
-        if row is None or row[0] != mtime:
-            continue
-        rows = _file_stats_in(catalog, [rel])
+    found = {}
+    for rel, stats in listed.items():
         cut = len(rel) + 1 if rel else 0
-        by_name = {known[2][cut:]: (article_id, known) for article_id, known in rows.items()}
+        by_name = {known[2][cut:]: (article_id, known[:2]) for article_id, known in rows[rel].items()}
         cut = len(os.path.join(real_root, rel, ""))
-        names = {path[cut:]: stat for path, stat in stats.items()}
-        if names.keys() != by_name.keys():
-            continue  # a file that is no article (skipped), or one gone: rescan it whole
-        moved = {name: by_name[name] for name, stat in names.items() if stat != by_name[name][1][:2]}
-        if moved:
-            edited[rel] = moved
-    return edited
+        absent = (None, None)
+        same = {path[cut:]: by_name[path[cut:]][0] for path, stat in stats.items() if by_name.get(path[cut:], absent)[1] == stat}
+        others = {article_id(f"{rel}/{path[cut:]}" if rel else path[cut:]) for path in stats if path[cut:] not in same}
+        if others.isdisjoint(same.values()):  # else x.txt came beside an unchanged x.TXT: all of them decide who keeps the id
+            found[rel] = same
+    return found
 
 
 def update_touched_folders(paths: IndexPaths, catalog: Catalog, files: list[str], report: UpdateReport, progress: Progress) -> bool:
@@ -155,13 +149,13 @@ def _stored_digests(catalog: Catalog) -> dict[str, bytes] | None:
 
 
 def _rescan(
-    root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes], stats: dict[str, dict], only: dict[str, set[str]]
+    root, dirty: list[str], stored: dict[str, bytes], now: dict[str, bytes], stats: dict[str, dict], unchanged: dict[str, dict]
 ) -> tuple[Scan, list[str], list[str]] | None:
     """Scan the ``dirty`` folders that the scan enters (parents first, so that
     a new subfolder is entered when its parent's listing shows it; ``now``
-    says which folders exist; ``stats``, by folder, the walk's stats; in a
-    folder of ``only``, only the files it names) and list the stored ones it
-    no longer enters.  None when the whole KB must be scanned."""
+    says which folders exist; ``stats``, by folder, the walk's stats;
+    ``unchanged``, by folder, the files to leave out) and list the stored
+    ones it no longer enters.  None when the whole KB must be scanned."""
     entered = set(stored)
     scan = Scan()
     rescanned: list[str] = []
@@ -173,17 +167,16 @@ def _rescan(
                 entered.discard(rel)
                 dropped.append(rel)
             continue  # else not a folder the scan enters (under a skipped one)
-        part = scan_folders(root, [rel], stats=stats.get(rel), names=only.get(rel))
+        part = scan_folders(root, [rel], stats=stats.get(rel), skip=unchanged.get(rel))
         if part.linked or not part.folders or not all(f.id.isascii() for f in part.files):
             return None
         if any(s.reason.startswith("unreadable folder") for s in part.skipped):
             return None
-        if rel not in only:  # else its subfolders were not listed, and are unchanged
-            children = {c for c in entered if c and _folder_of(c) == rel}
-            if any(c in now for c in children.difference(part.subfolders)):
-                return None  # still there yet no longer entered: let a whole scan say why
-            entered.difference_update(children)
-            entered.update(part.subfolders)
+        children = {c for c in entered if c and _folder_of(c) == rel}
+        if any(c in now for c in children.difference(part.subfolders)):
+            return None  # still there yet no longer entered: let a whole scan say why
+        entered.difference_update(children)
+        entered.update(part.subfolders)
         scan.files += part.files
         scan.skipped += part.skipped
         scan.temporaries += part.temporaries
@@ -195,17 +188,19 @@ def _rescan(
 
 def _take_in_folders(
     paths, catalog: Catalog, scan: Scan, rescanned: list[str], dropped: list[str], digests: dict[str, bytes], report, progress,
-    edited: dict[str, dict] | None = None,
+    rows: dict[str, dict] | None = None, unchanged: dict[str, dict] | None = None,
 ) -> None:
     """Compare the rescanned folders' files with the catalog's rows for them
-    (and drop those of folders no longer entered; in a folder ``edited`` in
-    place, only the files it names), then record the skipped files and the
-    rescanned folders' mtimes and ``digests``."""
-    edited = edited or {}
-    area = set(rescanned).difference(edited) | set(dropped)
-    known = _file_stats_in(catalog, area)
-    for moved in edited.values():
-        known.update(moved.values())
+    (``rows``: those already read, by folder; the ``unchanged`` files' rows
+    left out, as their files were) and drop those of folders no longer
+    entered, then record the skipped files and the rescanned folders'
+    mtimes and ``digests``."""
+    rows, unchanged = rows or {}, unchanged or {}
+    area = set(rescanned) | set(dropped)
+    known = _file_stats_in(catalog, area.difference(rows))
+    for rel in area.intersection(rows):
+        same = set(unchanged.get(rel, {}).values()) if rel in rescanned else ()  # a dropped folder loses them all
+        known.update((article_id, row) for article_id, row in rows[rel].items() if article_id not in same)
     count_before = catalog.count()
     scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
     taken = take_in(paths, catalog, scan.files, known, report, progress)
