@@ -382,11 +382,10 @@ def test_reindex_takes_the_walk_it_started_and_rescans_with_its_stats(folders_kb
     assert result.code == 0, result.stderr
     assert (result.json["added"], result.json["updated"], result.json["removed"]) == (0, 1, 0)
     assert walks == [str(folders_kb)]  # the one cli.main started in the background
-    # The folder's files were not stat-ed again: the walk's stats were used.
-    real_d = os.path.realpath(folders_kb / "d")
+    # The changed file was not stat-ed again: the walk's stat was used (and
+    # the folder's unchanged files were not looked at).
     stat = target.stat()
-    assert given["d"][os.path.join(real_d, "item-1.txt")] == (stat.st_size, stat.st_mtime_ns)
-    assert len(given["d"]) == 4
+    assert given["d"] == {os.path.join(os.path.realpath(folders_kb / "d"), "item-1.txt"): (stat.st_size, stat.st_mtime_ns)}
     assert run_cli("search", "quinoa", "--json").ids() == ["d/item-1"]
     same_as_full_build(folders_kb)
 

@@ -106,11 +106,11 @@ def tree_state(
     return digest.hexdigest()
 
 
-def listed_stats(folder: str, listing: tuple[bytes, bytes]) -> dict[str, tuple[int, int]] | None:
-    """path → (size, mtime_ns) of the ``*.txt`` files of ``folder`` as the
-    walk that gave ``listing`` (:func:`tree_state`'s ``listings``) stat-ed
-    them, keyed like :func:`healthkb.corpus.scan_kb`'s ``stats``; None when
-    an entry there could not be stat-ed (the caller then stats for itself)."""
+def listed_stats(listing: tuple[bytes, bytes]) -> dict[str, tuple[int, int]] | None:
+    """name → (size, mtime_ns) of a folder's ``*.txt`` files as the walk
+    that gave ``listing`` (:func:`tree_state`'s ``listings``) stat-ed them;
+    None when an entry there could not be stat-ed (the caller then stats
+    for itself)."""
     blob, packed = listing
     names = blob.decode("utf-8", "surrogateescape").split("\0") if blob else []
     numbers = array("q")
@@ -118,8 +118,7 @@ def listed_stats(folder: str, listing: tuple[bytes, bytes]) -> dict[str, tuple[i
     # The folder's mtime, then (size, mtime_ns, inode) for each entry.
     if len(numbers) != 1 + 3 * len(names):
         return None
-    prefix = os.path.join(folder, "")
-    return {prefix + name: (numbers[3 * n + 1], numbers[3 * n + 2]) for n, name in enumerate(names)}
+    return {name: (numbers[3 * n + 1], numbers[3 * n + 2]) for n, name in enumerate(names)}
 
 
 # os.scandir on a folder's descriptor: each entry's stat is then an fstatat

@@ -75,8 +75,14 @@ def update_changed_folders(
     dirty = sorted(rel for rel in stored.keys() | now.keys() if stored.get(rel) != now.get(rel))
     listed = _listed(paths.kb.root, dirty, listings or {})
     rows = {rel: _file_stats_in(catalog, [rel]) for rel in listed}
-    unchanged = _unchanged_files(paths.kb.root, listed, rows)
-    found = _rescan(paths.kb.root, dirty, stored, now, listed, unchanged)
+    unchanged = _unchanged_files(listed, rows)
+    real_root = os.path.realpath(paths.kb.root)
+    # The walk's stats of the files the rescan looks at, keyed as it looks them up.
+    stats = {
+        rel: {os.path.join(real_root, rel, name): stat for name, stat in names.items() if name not in unchanged.get(rel, ())}
+        for rel, names in listed.items()
+    }
+    found = _rescan(paths.kb.root, dirty, stored, now, stats, unchanged)
     if found is None:
         return False
     scan, rescanned, dropped = found
@@ -85,34 +91,32 @@ def update_changed_folders(
 
 
 def _listed(root, dirty: list[str], listings: dict[str, tuple[bytes, bytes]]) -> dict[str, dict]:
-    """rel → stats by path of the ``dirty`` folders' files as the walk listed them."""
+    """rel → {file name: (size, mtime_ns)} of the ``dirty`` folders' files as the walk listed them."""
     real_root = os.path.realpath(root)
     found = {}
     for rel in dirty:
-        folder = os.path.join(real_root, rel) if rel else real_root
-        listing = listings.get(folder)
-        stats = listed_stats(folder, listing) if listing else None
-        if stats is not None:
-            found[rel] = stats
+        listing = listings.get(os.path.join(real_root, rel) if rel else real_root)
+        names = listed_stats(listing) if listing else None
+        if names is not None:
+            found[rel] = names
     return found
 
 
-def _unchanged_files(root, listed: dict[str, dict], rows: dict[str, dict]) -> dict[str, dict[str, str]]:
+def _unchanged_files(listed: dict[str, dict], rows: dict[str, dict]) -> dict[str, dict[str, str]]:
     """Per listed folder, the files the walk found with the very name, size
     and mtime the catalog holds for an article there: rel → {file name: id}.
     Scanning one again would make the same article of it, so the rescan
     leaves them out and looks only at what was added, removed, renamed or
     saved since (a folder of 10,000 articles where one was edited costs one
     file's look, not 10,000)."""
-    real_root = os.path.realpath(root)
     found = {}
-    for rel, stats in listed.items():
+    for rel, names in listed.items():
         cut = len(rel) + 1 if rel else 0
-        by_name = {known[2][cut:]: (article_id, known[:2]) for article_id, known in rows[rel].items()}
-        cut = len(os.path.join(real_root, rel, ""))
-        absent = (None, None)
-        same = {path[cut:]: by_name[path[cut:]][0] for path, stat in stats.items() if by_name.get(path[cut:], absent)[1] == stat}
-        others = {article_id(f"{rel}/{path[cut:]}" if rel else path[cut:]) for path in stats if path[cut:] not in same}
+        same = {}
+        for known_id, (size, mtime_ns, path) in rows[rel].items():
+            if names.get(path[cut:]) == (size, mtime_ns):
+                same[path[cut:]] = known_id
+        others = {article_id(f"{rel}/{name}" if rel else name) for name in names if name not in same}
         if others.isdisjoint(same.values()):  # else x.txt came beside an unchanged x.TXT: all of them decide who keeps the id
             found[rel] = same
     return found
