@@ -204,7 +204,7 @@ def _take_in_folders(
     known = _file_stats_in(catalog, area.difference(rows))
     for rel in area.intersection(rows):
         same = set(unchanged.get(rel, {}).values()) if rel in rescanned else ()  # a dropped folder loses them all
-        known.update((article_id, row) for article_id, row in rows[rel].items() if article_id not in same)
+        known.update((known_id, row) for known_id, row in rows[rel].items() if known_id not in same)
     count_before = catalog.count()
     scan.skipped.extend(Skipped(rel, reason) for rel, reason in remove_stale_copies(scan.temporaries))
     taken = take_in(paths, catalog, scan.files, known, report, progress)
