@@ -353,6 +353,11 @@ def _walk_found_root(find_root, with_listings: bool) -> tuple | None:  # pragma:
     return real_root, digest, folders, listings
 
 
+def background_walk_running() -> bool:
+    """Whether a background walk was started and not yet read or discarded."""
+    return _background is not None
+
+
 def background_tree_state(
     root: str | os.PathLike,
     folders: dict[str, bytes] | None = None,

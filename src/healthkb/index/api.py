@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from healthkb.files import current_body, current_text
-from healthkb.freshness import ENV_NO_REFRESH, background_tree_state, tree_state
+from healthkb.freshness import ENV_NO_REFRESH, background_tree_state, background_walk_running, tree_state
 from healthkb.errors import HealthKBError, LockTimeoutError, StorageError
 from healthkb.index.catalog import KIND_NAMES, STATUS_NAMES, ArticleRow, Catalog
 from healthkb.index.store import TREE_STATE_KEY, IndexPaths, dir_size, index_paths, open_catalog_for_read
@@ -280,6 +280,10 @@ def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, tou
     paths = index_paths(kb)
     folders: dict[str, bytes] = {}
     listings: dict[str, tuple[bytes, bytes]] = {}
+    if not (full or touched) and background_walk_running():
+        from healthkb.index.incremental import load_writer_modules
+
+        load_writer_modules()  # while the walk runs, not after it
     state = None if full or touched else background_tree_state(paths.kb.root, folders, listings)
     return update_index(
         paths, full=full, progress=progress, touched=touched, state_before=state, folders_before=folders, listings_before=listings

@@ -115,6 +115,22 @@ def _apply_changes(paths, catalog: Catalog, changed: dict, removed: list[str], s
         _update_whoosh(paths, catalog, changed, removed, before, links)
 
 
+def load_writer_modules() -> None:
+    """Import what changing the index needs: Whoosh's writer and searcher
+    (a document update looks its old copy up), the schema and the codec.
+    ``api.reindex`` calls this while the background walk runs, so that these
+    ~85 modules load beside it rather than after it (the reading side's
+    twin is ``load_searcher_modules``)."""
+    from healthkb.query.startup import defer_unused_whoosh_modules
+
+    defer_unused_whoosh_modules()  # before whoosh.query, as a search does
+    import whoosh.searching  # noqa: F401
+    import whoosh.writing  # noqa: F401
+
+    import healthkb.index.codec  # noqa: F401
+    import healthkb.index.schema  # noqa: F401
+
+
 def old_shard(catalog: Catalog, article_id: str) -> int:
     return catalog.db.execute("SELECT shard FROM articles WHERE id=?", (article_id,)).fetchone()[0]
 
