@@ -340,7 +340,7 @@ def bench_freshness(kb_dir: Path, repeat: int = 15) -> dict:
     try:
         for _ in range(repeat):
             wall, cpu = time.perf_counter(), time.process_time()
-            if _current_state_if_stale(paths, catalog, {}) is not None:
+            if _current_state_if_stale(paths, catalog, {}, {}) is not None:
                 raise Failed("the freshness check says an up-to-date index is stale")
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)

@@ -7,7 +7,7 @@ files of its hits for their snippets, does not load the scanner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from healthkb.article import article_body
 
@@ -18,8 +18,7 @@ COPY_TEMP_SUFFIX = ".tmp"
 _SNIFF_BYTES = 8192
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A file's text as read: its encoding, what was odd about it, its SHA-256."""
 
     text: str

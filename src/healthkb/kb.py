@@ -12,6 +12,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 from healthkb.files import COPY_TEMP_SUFFIX, STATE_DIR_NAME
@@ -153,8 +154,7 @@ def install_starter_articles(root: Path) -> int:
     return copied
 
 
-@dataclass(frozen=True, slots=True)
-class InitResult:
+class InitResult(NamedTuple):
     """What `healthkb init` made (or found already made)."""
 
     root: Path

@@ -24,7 +24,7 @@ intent: treatment, causes, symptoms, ...).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 KEYWORD_MAX_WORDS = 4
 QUESTION_MAX_WORDS = 12  # a long message is searched by its rarest content words
@@ -68,8 +68,7 @@ ASKING_PHRASES = tuple(tuple(phrase.split()) for phrase in (
 ))
 
 
-@dataclass(frozen=True)
-class Intent:
+class Intent(NamedTuple):
     """What a question asks about a subject, and the title words that say it."""
 
     name: str
