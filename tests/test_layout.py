@@ -152,3 +152,21 @@ def test_a_file_name_is_always_a_ref(make_kb):
     for ref in ("coffee-facts", "coffee-facts.txt", "drinks/coffee-facts", "drinks/coffee-facts.txt", "Coffee-Facts"):
         result = run_cli("show", ref, "--json")
         assert result.code == 0 and result.json["id"] == "drinks/coffee-facts", ref
+
+
+@pytest.mark.parametrize("env", [
+    {}, {"COLUMNS": "120"}, {"LINES": "50"}, {"COLUMNS": "100", "LINES": "30"},
+    {"COLUMNS": "wide"}, {"COLUMNS": "0", "LINES": "-3"},
+])
+def test_the_terminal_size_is_what_shutil_would_say(monkeypatch, env):
+    # cli.pager.terminal_size stands in for shutil.get_terminal_size (a
+    # search does not import shutil): same answers from the same sources.
+    import shutil
+
+    from healthkb.cli.pager import terminal_size
+
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert terminal_size() == shutil.get_terminal_size((80, 24))

@@ -29,7 +29,7 @@ NOT_FOR_A_PLAIN_SEARCH = (
     # Standard modules their importers use only in functions a search does not
     # call (query/startup.py): dataclasses' docstring writer, urllib.parse's
     # host check, Whoosh's random names and date arithmetic.
-    "inspect", "ipaddress", "random", "calendar", "locale",
+    "inspect", "ipaddress", "random", "calendar", "locale", "html", "shutil", "bz2", "lzma",
 )
 
 # What the interpreter had before healthkb ran (site may import pathlib, say,
@@ -85,11 +85,12 @@ def test_syntax_and_variations_still_work_after_the_deferral(make_kb):
 
 DEFERRED_PROBE = """
 import sys
-before = [name for name in ("inspect", "ipaddress", "random", "calendar") if name in sys.modules]
+NAMES = ("inspect", "ipaddress", "random", "calendar", "html", "shutil")
+before = [name for name in NAMES if name in sys.modules]
 from healthkb.query.startup import defer_unused_stdlib_modules, defer_unused_whoosh_modules
 defer_unused_stdlib_modules()
 defer_unused_whoosh_modules()
-deferred = [name for name in ("inspect", "ipaddress", "random", "calendar") if name not in sys.modules or name in before]
+deferred = [name for name in NAMES if name not in sys.modules or name in before]
 import dataclasses
 
 @dataclasses.dataclass
@@ -97,6 +98,11 @@ class Dose:
     milligrams: int
     times_a_day: int = 1
 
+import io
+from whoosh.filedb.compound import copyfileobj
+from whoosh.highlight import htmlescape
+copied = io.BytesIO()
+copyfileobj(io.BytesIO(b"abc"), copied)
 from urllib.parse import urlsplit
 from whoosh.util import random_name
 from whoosh.util.times import TimeError, adatetime
@@ -108,7 +114,7 @@ except TimeError:
 import inspect
 print(deferred)
 print(Dose.__doc__, "|", inspect.signature(Dose), "|", type(inspect).__name__)
-print(urlsplit("http://[::1]:8080/x").hostname, len(random_name(8)), leap_checked)
+print(urlsplit("http://[::1]:8080/x").hostname, len(random_name(8)), leap_checked, htmlescape("<b>"), copied.getvalue())
 """
 
 
@@ -118,6 +124,7 @@ def test_deferred_modules_load_on_first_use():
     deferred, dataclass_line, later_uses = done.stdout.splitlines()
     # none loaded by the deferring itself (an editable install's finder may
     # have loaded ipaddress, through pathlib, before: that is not counted)
-    assert deferred == "['inspect', 'ipaddress', 'random', 'calendar']"
+    assert deferred == "['inspect', 'ipaddress', 'random', 'calendar', 'html', 'shutil']"
     assert dataclass_line == "Dose(milligrams: int, times_a_day: int = 1) | (milligrams: int, times_a_day: int = 1) -> None | module"
-    assert later_uses == "::1 8 True"  # each stand-in loaded the real module when a function needed it
+    # each stand-in loaded the real module when a function needed it
+    assert later_uses == "::1 8 True &lt;b&gt; b'abc'"

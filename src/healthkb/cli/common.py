@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 
 from healthkb.cli.process import resume_collection
 from healthkb.cli.commands import READING_COMMANDS
+from healthkb.cli.pager import terminal_size
 from healthkb.errors import BadInputError, OutputError
 from healthkb.kb import KB, resolve_kb
 from healthkb.text import sanitize
@@ -121,7 +121,7 @@ def terminal_width(override: int | None = None) -> int:
         if not 20 <= override <= MAX_WIDTH_OPTION:
             raise BadInputError(f"--width must be from 20 to {MAX_WIDTH_OPTION}")
         return override
-    return max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+    return max(MIN_WIDTH, terminal_size().columns)
 
 
 def text_width(override: int | None = None) -> int:

@@ -13,7 +13,6 @@ error; Ctrl-C belongs to the pager while it runs, as in git.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 DEFAULT_PAGER = "less -FRX"
@@ -48,6 +47,8 @@ def _program_exists(command: str) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
+    import shutil
+
     return bool(words) and shutil.which(words[0]) is not None
 
 
@@ -84,11 +85,31 @@ def run_pager(command: str, text: str) -> str | None:
     return f"the pager `{command}` failed (exit {code})"
 
 
+def terminal_size() -> os.terminal_size:
+    """$COLUMNS and $LINES, else the terminal's size, else 80x24: what
+    ``shutil.get_terminal_size`` answers, without importing shutil and the
+    bz2 and lzma modules it loads (~2 ms of every command that prints)."""
+    sizes = []
+    for name in ("COLUMNS", "LINES"):
+        try:
+            sizes.append(int(os.environ.get(name, "0")))
+        except ValueError:
+            sizes.append(0)
+    if min(sizes) <= 0:
+        try:
+            found = os.get_terminal_size(sys.__stdout__.fileno())
+        except (AttributeError, ValueError, OSError):
+            found = os.terminal_size((0, 0))  # not a terminal, or stdout closed
+        sizes = [given if given > 0 else (measured or default)
+                 for given, measured, default in zip(sizes, found, (80, 24))]
+    return os.terminal_size(sizes)
+
+
 def page_or_print(text: str, write, notice, *, rows: int | None = None, enabled: bool = True) -> None:
     """Page ``text`` when it is taller than the terminal, else ``write`` it."""
     if enabled and sys.stdout.isatty():
         command = pager_command()
-        rows = rows if rows is not None else shutil.get_terminal_size((80, 24)).lines
+        rows = rows if rows is not None else terminal_size().lines
         if command is not None and too_tall(text, rows):
             sys.stdout.flush()
             failure = run_pager(command, text + "\n")

@@ -15,7 +15,6 @@ either the old index or the new one, never half of each.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +140,8 @@ def remove_stale_generations(paths: IndexPaths, keep: int | None) -> None:
         # Only what we make: whoosh-<number> real folders (never a link,
         # whose target rmtree would otherwise empty).
         if entry.name != f"whoosh-{keep}" and entry.name[7:].isdigit() and entry.is_dir() and not entry.is_symlink():
+            import shutil  # here: a search that finds nothing to remove never loads it
+
             shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -16,7 +16,12 @@ and the first use of any of its names loads the real one.  Before the first
   query, which healthkb does not build;
 * ``random`` and ``calendar`` (with ``locale``), which ``whoosh.util``,
   ``whoosh.classify`` and ``whoosh.util.times`` use only in functions a
-  search does not call (random file names, k-means, date arithmetic).
+  search does not call (random file names, k-means, date arithmetic);
+* ``html`` (with its table of entities), whose ``escape`` only Whoosh's HTML
+  highlighter calls, and ``shutil`` (with the bz2 and lzma modules it
+  loads), whose ``copyfileobj`` only compound-file writing calls: the
+  importers bind these functions by name, so the stand-ins carry stand-in
+  functions that load the real module when first called.
 
 And by the process entry point (``healthkb.cli.entry``), before anything
 else loads (:func:`defer_unused_stdlib_modules`):
@@ -68,14 +73,31 @@ def _variations(word: str):
     return _load(_MORPH).variations(word)
 
 
-def _import_with_stand_ins(importers: tuple[str, ...], deferred: tuple[str, ...]) -> None:
+def _later(module: str, name: str):
+    """A stand-in for function ``name`` of ``module``: the real one, loaded
+    on the first call (for importers that bind the function by name)."""
+
+    def call(*args, **kwargs):
+        return getattr(_load(module), name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+def _import_with_stand_ins(importers: tuple[str, ...], deferred: tuple[str, ...],
+                           functions: tuple[str, ...] = ()) -> None:
     """Import ``importers`` while each of ``deferred`` not yet loaded is a
-    stand-in; afterwards only they hold it."""
+    stand-in (carrying ``functions``, "module.name", that are imported by
+    name); afterwards only they hold it."""
     if all(name in sys.modules for name in importers):
         return  # too late: whoever imported them has the real modules
     placed = [name for name in deferred if name not in sys.modules]
     for name in placed:
         sys.modules[name] = _StandIn(name)
+    for function in functions:
+        module, _, name = function.rpartition(".")
+        if module in placed:
+            setattr(sys.modules[module], name, _later(module, name))
     try:
         for importer in importers:
             importlib.import_module(importer)
@@ -92,7 +114,9 @@ def defer_unused_stdlib_modules() -> None:
 
 def defer_unused_whoosh_modules() -> None:
     """Put the stand-ins in place (a no-op once Whoosh's query modules are loaded)."""
-    _import_with_stand_ins(("whoosh.util", "whoosh.util.times", "whoosh.classify"), ("random", "calendar"))
+    _import_with_stand_ins(("whoosh.util", "whoosh.util.times", "whoosh.classify", "whoosh.highlight",
+                            "whoosh.filedb.compound"),
+                           ("random", "calendar", "html", "shutil"), ("html.escape", "shutil.copyfileobj"))
     if _MORPH in sys.modules or "whoosh.query.terms" in sys.modules:
         return
     # This stand-in stays until used: whoosh.query.terms, which imports it,
