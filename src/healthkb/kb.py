@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 from pathlib import Path
 
@@ -22,8 +21,7 @@ ENV_KB = "HEALTHKB_KB"
 APP_NAME = "healthkb"
 
 
-@dataclass(frozen=True, slots=True)
-class KB:
+class KB(NamedTuple):
     """A resolved knowledge base and how it was chosen."""
 
     root: Path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_GROUP_TERMS = 30
 MAX_TERM_WORDS = 8
@@ -34,8 +34,7 @@ _BULK_SEPARATORS = (_PUNCTUATION + _CONTROLS.replace("\n", "")).encode()
 BULK_SPLIT = bytes.maketrans(_BULK_SEPARATORS, b" " * len(_BULK_SEPARATORS))
 
 
-@dataclass
-class Term:
+class Term(NamedTuple):
     """One way of saying something, as written in a vocabulary file."""
 
     text: str
@@ -49,8 +48,7 @@ class Term:
         return tuple(self.text.split())
 
 
-@dataclass
-class VocabularyProblem:
+class VocabularyProblem(NamedTuple):
     """A line or file that could not be used, fully or in part."""
 
     path: str

@@ -15,7 +15,7 @@ import os
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from healthkb.files import current_body, current_text
 from healthkb.freshness import ENV_NO_REFRESH, background_tree_state, background_walk_running, tree_state
@@ -290,8 +290,7 @@ def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, tou
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Stats:
+class Stats(NamedTuple):
     """What `healthkb stats` reports about a KB and its index."""
 
     kb: str
