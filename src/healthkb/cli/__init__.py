@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None, *, retried: bool = False) -> None:
             from healthkb.cli.searching import plain_search
 
             plain_search(*plain, retried=retried)
-        from healthkb.cli.app import run
+        else:
+            from healthkb.cli.app import run
 
-        run(argv, retried)
+            run(argv, retried)
     finally:
         discard_background_walk()
 

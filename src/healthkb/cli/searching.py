@@ -10,6 +10,8 @@ words) goes through click, which parses it and reports what is wrong.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from healthkb.cli.common import Context, echo, emit, notice, show_notices, terminal_width, use_color
 from healthkb.errors import NotFoundError
 from healthkb.render import DIM, RESET, fit, to_json, two_column, wrap_segments
@@ -67,7 +69,7 @@ def hit_json(hit) -> dict:
     return {"id": hit.id, "title": hit.title, "score": hit.score, "snippet": hit.snippet_text, "path": hit.path}
 
 
-def plain_search(kb_path: str | None, words: list[str], *, retried: bool = False) -> None:
+def plain_search(kb_path: str | None, words: list[str], *, retried: bool = False) -> NoReturn:
     """``healthkb [--kb DIR] search WORDS`` without click: the command's
     defaults, the same search, output and exit codes (failures.py)."""
     from healthkb.cli.failures import finish
