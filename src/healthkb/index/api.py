@@ -205,7 +205,9 @@ class KBIndex:
         return self.catalog.titles_by_id(ids)
 
 
-def _current_state_if_stale(paths: IndexPaths, catalog: Catalog, folders: dict[str, bytes], listings: dict) -> str | None:
+def _current_state_if_stale(
+    paths: IndexPaths, catalog: Catalog, folders: dict[str, bytes], listings: dict[str, tuple[bytes, bytes]]
+) -> str | None:
     """The KB's tree digest when it differs from the one the index recorded, else None.
 
     The digest, the folder digests and listings of the same walk
@@ -280,11 +282,13 @@ def reindex(kb: KB, *, full: bool = False, progress: Progress | None = None, tou
     paths = index_paths(kb)
     folders: dict[str, bytes] = {}
     listings: dict[str, tuple[bytes, bytes]] = {}
-    if not (full or touched) and background_walk_running():
-        from healthkb.index.incremental import load_writer_modules
+    state = None
+    if not (full or touched):
+        if background_walk_running():
+            from healthkb.index.incremental import load_writer_modules
 
-        load_writer_modules()  # while the walk runs, not after it
-    state = None if full or touched else background_tree_state(paths.kb.root, folders, listings)
+            load_writer_modules()  # while the walk runs, not after it
+        state = background_tree_state(paths.kb.root, folders, listings)
     return update_index(
         paths, full=full, progress=progress, touched=touched, state_before=state, folders_before=folders, listings_before=listings
     )
